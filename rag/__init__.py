@@ -1,0 +1,1 @@
+"""rag-service domain core: knowledge bases, embedding, retrieval. No web framework inside."""

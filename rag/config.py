@@ -1,0 +1,84 @@
+"""Settings: one pydantic-settings class, `RAG_` environment prefix, built by `get_settings()`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.generation.profiles import LOCAL_PROFILE, GeneratorProfile, default_profiles
+from rag.types import IndexKind
+
+PACKAGED_EMBEDDER = "packaged:all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Every tunable of the service; read once from the environment, overridable in tests."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".rag-data"), description="where KBs and caches live")
+    embedder: str = Field(
+        default=PACKAGED_EMBEDDER,
+        description="'packaged:all-MiniLM-L6-v2' or a sentence-transformers model folder",
+    )
+    embed_batch_size: int = Field(default=64, ge=1, le=4096)
+    index: IndexKind = "flat"
+    chunk_tokens: int = Field(default=200, ge=16, description="upper bound of a chunk, in tokens")
+    chunk_overlap: int = Field(default=32, ge=0)
+    # IVF-PQ needs training data: below this many chunks the KB stays exact (Flat).
+    ivfpq_min_chunks: int = Field(default=20_000, ge=1_000)
+    hnsw_m: int = Field(default=32, ge=4, le=128)
+    hnsw_ef_search: int = Field(default=128, ge=8)
+    ivf_nprobe: int = Field(default=16, ge=1)
+    # Ingest: chunks per embed call and store write; how often the vector index is saved
+    # (the most work a crash can cost; SQLite commits every batch regardless).
+    ingest_batch_chunks: int = Field(default=512, ge=1)
+    ingest_flush_seconds: float = Field(default=30.0, ge=0.0)
+    # Candidates each mode contributes to hybrid fusion.
+    hybrid_candidates: int = Field(default=100, ge=10)
+    rrf_k: int = Field(default=60, ge=1)
+
+    # Elasticsearch engine (KBs created with --engine elasticsearch).
+    es_url: str = "http://127.0.0.1:9200"
+    es_username: str | None = None
+    es_password: SecretStr | None = None
+    es_api_key: SecretStr | None = None
+    es_verify_certs: bool = True
+    es_ca_certs: Path | None = None
+    es_index_prefix: str = Field(default="rag-", pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    es_num_candidates_factor: int = Field(default=10, ge=1, le=100)
+    es_request_timeout: float = Field(default=30.0, gt=0)
+
+    # Generation: named profiles (RAG_GENERATOR_PROFILES as JSON), the default one, and the
+    # profile a KB of each domain uses (RAG_DOMAIN_PROFILES='{"finance": "vllm"}').
+    generator_profiles: dict[str, GeneratorProfile] = Field(default_factory=default_profiles)
+    default_profile: str = LOCAL_PROFILE
+    domain_profiles: dict[str, str] = Field(default_factory=dict)
+    # Answers: passages retrieved per question, and the dense cosine below which a passage
+    # is not shown to the model (all-MiniLM-L6-v2: unrelated texts score about 0 to 0.2).
+    answer_k: int = Field(default=5, ge=1, le=50)
+    answer_min_relevance: float = Field(default=0.3, ge=-1.0, le=1.0)
+
+    @field_validator("generator_profiles")
+    @classmethod
+    def _keep_packaged_profile(
+        cls, profiles: dict[str, GeneratorProfile]
+    ) -> dict[str, GeneratorProfile]:
+        # Configuring a vLLM profile should not take away the local one; naming it replaces it.
+        return default_profiles() | profiles
+
+    @property
+    def kb_root(self) -> Path:
+        return self.data_dir / "kbs"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,43 @@
+"""Errors of the domain core.
+
+RagError
+├── ConfigError           bad settings or KB config (unknown KB, embedder mismatch, bad option)
+│   ├── KBNotFoundError   no KB of that name
+│   └── KBExistsError     a KB of that name already exists
+├── InvalidInputError     a request the caller must fix (bad filter, empty query)
+├── StoreError            the storage engine failed or holds inconsistent data
+│   └── BackendUnavailableError  a remote engine cannot be reached
+└── LoaderError           a file could not be parsed (reported per file, never fatal to a batch)
+"""
+
+
+class RagError(Exception):
+    """Base of every error the domain core raises on purpose."""
+
+
+class ConfigError(RagError):
+    pass
+
+
+class KBNotFoundError(ConfigError):
+    pass
+
+
+class KBExistsError(ConfigError):
+    pass
+
+
+class InvalidInputError(RagError):
+    pass
+
+
+class StoreError(RagError):
+    pass
+
+
+class BackendUnavailableError(StoreError):
+    pass
+
+
+class LoaderError(RagError):
+    pass

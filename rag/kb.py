@@ -1,0 +1,111 @@
+"""Knowledge-base registry: each KB is a folder under `<data_dir>/kbs/NAME` with a `kb.json`.
+
+The config records the embedder name and dimension the KB was built with, so opening it with
+another embedder is refused instead of silently mixing vector spaces.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, Field, model_validator
+
+from rag.errors import ConfigError, KBExistsError, KBNotFoundError
+from rag.types import EngineKind, IndexKind
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+CONFIG_FILE = "kb.json"
+
+
+class KBConfig(BaseModel):
+    """Everything fixed when a KB is created."""
+
+    name: str
+    engine: EngineKind = "local"
+    index: IndexKind = "flat"
+    chunk_tokens: int = Field(default=200, ge=16)
+    chunk_overlap: int = Field(default=32, ge=0)
+    embedder: str
+    dim: int = Field(ge=1)
+    domain: str = "general"
+    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+    @model_validator(mode="after")
+    def _check(self) -> KBConfig:
+        check_name(self.name)
+        if self.chunk_overlap >= self.chunk_tokens // 2:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be under half of chunk_tokens "
+                f"({self.chunk_tokens})"
+            )
+        return self
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ConfigError(
+            f"invalid KB name {name!r}: use 1-63 lower-case letters, digits, '-' or '_', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+class Registry:
+    """Creates, lists, reads and drops KB folders under one root."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, name: str) -> Path:
+        return self.root / check_name(name)
+
+    def create(self, config: KBConfig) -> Path:
+        folder = self.path(config.name)
+        if (folder / CONFIG_FILE).exists():
+            raise KBExistsError(f"knowledge base {config.name!r} already exists")
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(folder / CONFIG_FILE, config.model_dump_json(indent=2))
+        return folder
+
+    def get(self, name: str) -> KBConfig:
+        file = self.path(name) / CONFIG_FILE
+        if not file.exists():
+            raise KBNotFoundError(f"no knowledge base named {name!r}")
+        return KBConfig.model_validate(json.loads(file.read_text()))
+
+    def list(self) -> list[KBConfig]:
+        if not self.root.exists():
+            return []
+        return [
+            KBConfig.model_validate(json.loads((d / CONFIG_FILE).read_text()))
+            for d in sorted(self.root.iterdir())
+            if (d / CONFIG_FILE).exists()
+        ]
+
+    def drop(self, name: str) -> None:
+        folder = self.path(name)
+        if not (folder / CONFIG_FILE).exists():
+            raise KBNotFoundError(f"no knowledge base named {name!r}")
+        # Remove the config first: a crash mid-delete leaves no half-KB that still opens.
+        (folder / CONFIG_FILE).unlink()
+        shutil.rmtree(folder)
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write to a temp file, fsync, rename: readers see the old or the new file, never half."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

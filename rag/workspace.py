@@ -1,0 +1,94 @@
+"""A workspace: the KBs under one data directory, opened with the configured embedder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.config import Settings
+from rag.embedding import Embedder, load_embedder
+from rag.errors import ConfigError
+from rag.kb import KBConfig, Registry
+from rag.retrieval import Retriever
+from rag.stores.base import Store
+from rag.stores.factory import drop_store, open_store
+from rag.types import EngineKind, IndexKind
+
+
+@dataclass
+class OpenKB:
+    """A KB ready for use: its config, store, embedder and retriever."""
+
+    config: KBConfig
+    folder: Path
+    store: Store
+    embedder: Embedder
+    retriever: Retriever
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class Workspace:
+    """Creates, opens, lists and drops KBs; refuses to mix embedders."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.registry = Registry(settings.kb_root)
+
+    def embedder(self) -> Embedder:
+        return load_embedder(self.settings.embedder, self.settings.embed_batch_size)
+
+    def create(
+        self,
+        name: str,
+        *,
+        engine: EngineKind = "local",
+        index: IndexKind | None = None,
+        chunk_tokens: int | None = None,
+        chunk_overlap: int | None = None,
+        domain: str = "general",
+    ) -> KBConfig:
+        """Register a new KB bound to the current embedder."""
+        embedder = self.embedder()
+        try:
+            config = KBConfig(
+                name=name,
+                engine=engine,
+                index=index or self.settings.index,
+                chunk_tokens=chunk_tokens or self.settings.chunk_tokens,
+                chunk_overlap=(
+                    self.settings.chunk_overlap if chunk_overlap is None else chunk_overlap
+                ),
+                embedder=self.settings.embedder,
+                dim=embedder.dim,
+                domain=domain,
+            )
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            raise ConfigError(str(exc)) from exc
+        self.registry.create(config)
+        return config
+
+    def open(self, name: str) -> OpenKB:
+        """Open a KB's store with the embedder it was built with."""
+        config = self.registry.get(name)
+        embedder = self.embedder()
+        if config.embedder != self.settings.embedder or config.dim != embedder.dim:
+            raise ConfigError(
+                f"knowledge base {name!r} was built with embedder {config.embedder!r} "
+                f"(dim {config.dim}); the configured embedder is {self.settings.embedder!r} "
+                f"(dim {embedder.dim}). Set RAG_EMBEDDER to the KB's embedder or rebuild the KB."
+            )
+        folder = self.registry.path(name)
+        store = open_store(config, folder, self.settings)
+        retriever = Retriever(store, embedder, self.settings.hybrid_candidates, self.settings.rrf_k)
+        return OpenKB(config, folder, store, embedder, retriever)
+
+    def list(self) -> list[KBConfig]:
+        return self.registry.list()
+
+    def drop(self, name: str) -> None:
+        """Delete a KB and everything stored for it."""
+        config = self.registry.get(name)
+        drop_store(config, self.registry.path(name), self.settings)
+        self.registry.drop(name)

@@ -1,0 +1,40 @@
+"""Shared fixtures: an isolated workspace per test, the real packaged embedder loaded once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from rag.config import Settings
+from rag.embedding import Embedder, load_embedder
+from rag.workspace import Workspace
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def minilm() -> Embedder:
+    return load_embedder()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", ingest_batch_chunks=16, ingest_flush_seconds=0)
+
+
+@pytest.fixture
+def workspace(settings: Settings, minilm: Embedder) -> Iterator[Workspace]:
+    yield Workspace(settings)
+
+
+def shared_data(name: str) -> Path:
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.skip(f"evaluation data not found at {path} (../shared/data is absent)")
+    return path
