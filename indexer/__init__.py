@@ -1,0 +1,1 @@
+"""Indexer: turns files into documents (loaders), documents into chunks, and runs ingest jobs."""
