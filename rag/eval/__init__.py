@@ -1,0 +1,1 @@
+"""Retrieval evaluation: ranking metrics and benchmark runs over BEIR-style datasets."""
