@@ -1,0 +1,93 @@
+"""Engine choice: a KB's `engine` field picks a constructor from a small dict."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.config import Settings
+from rag.errors import ConfigError
+from rag.kb import KBConfig
+from rag.stores.base import Store
+from rag.stores.local.store import LocalStore, remove_files
+from rag.types import EngineKind
+
+
+@dataclass(frozen=True)
+class Engine:
+    """How to open an engine's store for a KB, and how to delete what it stored."""
+
+    open: Callable[[KBConfig, Path, Settings], Store]
+    drop: Callable[[KBConfig, Path, Settings], None]
+
+
+def _open_local(config: KBConfig, folder: Path, settings: Settings) -> Store:
+    return LocalStore(folder, config.dim, config.index, settings)
+
+
+def _drop_local(config: KBConfig, folder: Path, settings: Settings) -> None:
+    remove_files(folder)
+
+
+def _open_elasticsearch(config: KBConfig, folder: Path, settings: Settings) -> Store:
+    # Imported here so that local-only installs never load the Elasticsearch client.
+    from rag.stores.elasticsearch import ElasticsearchStore, connect
+
+    secret, api_key = settings.es_password, settings.es_api_key
+    client = connect(
+        settings.es_url,
+        username=settings.es_username,
+        password=secret.get_secret_value() if secret else None,
+        api_key=api_key.get_secret_value() if api_key else None,
+        verify_certs=settings.es_verify_certs,
+        ca_certs=settings.es_ca_certs,
+        request_timeout=settings.es_request_timeout,
+    )
+    return ElasticsearchStore(
+        client,
+        config.name,
+        config.dim,
+        settings.es_index_prefix,
+        # Elasticsearch 8.12 offers hnsw and int8_hnsw: a compact KB asks for the quantised one.
+        "int8_hnsw" if config.index == "ivfpq" else "hnsw",
+        num_candidates_factor=settings.es_num_candidates_factor,
+        close_client=True,
+    )
+
+
+def _drop_elasticsearch(config: KBConfig, folder: Path, settings: Settings) -> None:
+    from rag.stores.elasticsearch import ElasticsearchStore
+
+    store = _open_elasticsearch(config, folder, settings)
+    assert isinstance(store, ElasticsearchStore)
+    try:
+        store.drop()
+    finally:
+        store.close()
+
+
+ENGINES: dict[EngineKind, Engine] = {
+    "local": Engine(open=_open_local, drop=_drop_local),
+    "elasticsearch": Engine(open=_open_elasticsearch, drop=_drop_elasticsearch),
+}
+
+
+def open_store(config: KBConfig, folder: Path, settings: Settings) -> Store:
+    """Open the store of the KB described by `config`, whose folder is `folder`."""
+    return _engine(config).open(config, folder, settings)
+
+
+def drop_store(config: KBConfig, folder: Path, settings: Settings) -> None:
+    """Delete everything the KB's engine stored (files here, an index on a server)."""
+    _engine(config).drop(config, folder, settings)
+
+
+def _engine(config: KBConfig) -> Engine:
+    try:
+        return ENGINES[config.engine]
+    except KeyError:
+        raise ConfigError(
+            f"knowledge base {config.name!r} uses engine {config.engine!r}, which this build "
+            f"does not provide (available: {', '.join(ENGINES)})"
+        ) from None

@@ -1,0 +1,246 @@
+"""The embedded engine: SQLite (rows, FTS5 BM25, the vectors themselves) plus a FAISS index.
+
+A KB folder holds `kb.sqlite` (the source of truth) and `vectors.faiss` (derived from it).
+A write commits to SQLite first, then updates the in-memory FAISS index; `flush()` saves that
+index atomically. Opening reconciles the two, so a process killed at any moment leaves a KB
+that opens, answers and completes on re-run. One process writes a KB at a time; within it, one
+lock serialises every call, since FAISS indexes are not safe to search while being changed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import get_args
+
+import numpy as np
+
+from rag.config import Settings
+from rag.embedding.base import Vectors
+from rag.errors import ConfigError, InvalidInputError, StoreError
+from rag.stores.base import DocumentWrite, Filters
+from rag.stores.local import schema
+from rag.stores.local import sqlite as rows
+from rag.stores.local.checks import check_k, query_vector, write_vectors
+from rag.stores.local.filters import filter_sql
+from rag.stores.local.keywords import fts_query
+from rag.stores.local.repair import open_index, rebuild, rebuild_due
+from rag.stores.local.vectors import Ids
+from rag.types import Hit, IndexKind, KBStats, StoredDocument
+
+DB_FILE = "kb.sqlite"
+VECTORS_FILE = "vectors.faiss"
+# IVF-PQ scores are approximate: fetch this many times k and re-rank on the exact vectors.
+REFINE = 4
+# An approximate index can miss a small filtered set entirely; up to this many allowed chunks
+# are then scored exactly from their stored vectors instead.
+EXACT_FILTER_LIMIT = 20_000
+
+
+class LocalStore:
+    """The `Store` of one KB folder: SQLite with FTS5, and a FAISS index derived from it."""
+
+    def __init__(self, folder: Path, dim: int, index: IndexKind, settings: Settings) -> None:
+        if dim < 1:
+            raise ConfigError(f"vector dimension must be positive, got {dim}")
+        if index not in get_args(IndexKind):
+            raise ConfigError(f"unknown index kind {index!r}: use flat, hnsw or ivfpq")
+        self.folder = folder
+        self.dim = dim
+        self.index_kind: IndexKind = index
+        self._settings = settings
+        self._lock = threading.RLock()
+        self._closed = False
+        folder.mkdir(parents=True, exist_ok=True)
+        self._conn = schema.connect(folder / DB_FILE)
+        try:
+            self._check_dim()
+            self._vectors, self._dirty = open_index(
+                self._conn, folder / VECTORS_FILE, index, dim, settings
+            )
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def write(self, batch: Sequence[DocumentWrite]) -> None:
+        """Insert or replace each document with its chunks and vectors, all or nothing."""
+        checked = [(w, write_vectors(w, self.dim)) for w in batch]
+        removed: list[Ids] = []
+        added: list[tuple[Ids, Vectors]] = []
+        with self._lock:
+            self._check_open()
+            with schema.transaction(self._conn):
+                for w, vectors in checked:
+                    removed.append(rows.delete_document(self._conn, w.document.id)[1])
+                    rows.put_document(self._conn, w.document, len(w.chunks))
+                    added.append((rows.insert_chunks(self._conn, w.chunks, vectors), vectors))
+            new_ids = np.concatenate([ids for ids, _ in added] or [np.empty(0, np.int64)])
+            gone = np.concatenate(removed or [np.empty(0, np.int64)])
+            # A document written twice in one batch: its first chunks were never in FAISS.
+            keep = ~np.isin(new_ids, gone)
+            self._vectors.remove(np.setdiff1d(gone, new_ids))
+            if keep.any():
+                self._vectors.add(new_ids[keep], np.concatenate([v for _, v in added])[keep])
+            self._dirty = self._dirty or bool(len(gone) or len(new_ids))
+
+    def delete(self, doc_ids: Sequence[str]) -> int:
+        """Remove documents by id; returns how many existed."""
+        existed = 0
+        gone: list[Ids] = []
+        with self._lock:
+            self._check_open()
+            with schema.transaction(self._conn):
+                for doc_id in dict.fromkeys(doc_ids):  # unique, in order
+                    found, ids = rows.delete_document(self._conn, doc_id)
+                    existed += found
+                    gone.append(ids)
+            if gone:
+                removed = np.concatenate(gone)
+                self._vectors.remove(removed)
+                self._dirty = self._dirty or bool(len(removed))
+        return existed
+
+    def delete_where(self, filters: Filters) -> int:
+        """Remove every document whose metadata matches; returns how many."""
+        if not filters:
+            raise InvalidInputError("delete_where needs at least one filter")
+        with self._lock:
+            self._check_open()
+            return self.delete(rows.matching_doc_ids(self._conn, filters))
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def documents(self, offset: int = 0, limit: int | None = None) -> list[StoredDocument]:
+        """Stored documents ordered by id."""
+        if offset < 0 or (limit is not None and limit < 0):
+            raise InvalidInputError("offset and limit must not be negative")
+        with self._lock:
+            self._check_open()
+            return rows.documents(self._conn, offset, limit)
+
+    def get_document(self, doc_id: str) -> StoredDocument | None:
+        """One stored document, or None."""
+        with self._lock:
+            self._check_open()
+            return rows.get_document(self._conn, doc_id)
+
+    def stats(self) -> KBStats:
+        """Document and chunk counts."""
+        with self._lock:
+            self._check_open()
+            docs, chunks = rows.counts(self._conn)
+        return KBStats(documents=docs, chunks=chunks)
+
+    def search_dense(self, vector: Vectors, k: int, filters: Filters | None = None) -> list[Hit]:
+        """Nearest chunks by inner product (cosine on normalised vectors), best first."""
+        query = query_vector(vector, self.dim)
+        check_k(k)
+        with self._lock:
+            self._check_open()
+            allowed = rows.matching_chunk_ids(self._conn, filters) if filters else None
+            if allowed is not None and not len(allowed):
+                return []
+            fetch = k * REFINE if self._vectors.kind == "ivfpq" else k
+            _, ids = self._vectors.search(query, fetch, allowed)
+            if (
+                allowed is not None
+                and len(ids) < min(k, len(allowed))
+                and len(allowed) <= EXACT_FILTER_LIMIT
+            ):
+                ids = allowed
+            return self._rank_exact(query, ids, k)
+
+    def search_bm25(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
+        """Best chunks by FTS5 BM25 over title and text, best first; score = -bm25()."""
+        check_k(k)
+        filter_sql(filters or {}, "metadata")  # reject bad filters even when no term is left
+        match = fts_query(query)
+        if match is None:
+            return []
+        with self._lock:
+            self._check_open()
+            scored = rows.bm25(self._conn, match, k, filters)
+            chunks = rows.get_chunks(self._conn, [i for i, _ in scored])
+        return [Hit(chunk=chunks[i], score=s) for i, s in scored if i in chunks]
+
+    # -- durability ---------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Rebuild the vector index if due, then save it atomically if it changed."""
+        with self._lock:
+            self._check_open()
+            if rebuild_due(self._vectors, self.index_kind, self._settings):
+                self.rebuild_vectors()
+            if not self._dirty:
+                return
+            self._vectors.save(self.folder / VECTORS_FILE)
+            # Recorded after the rename: a crash in between leaves a record of the older file,
+            # which is harmless because opening always reconciles against the file's own ids.
+            saved = {"kind": self._vectors.kind, "count": self._vectors.size}
+            schema.set_meta(self._conn, "vectors_saved", json.dumps(saved))
+            self._dirty = False
+
+    def rebuild_vectors(self) -> None:
+        """Rebuild the vector index from the stored vectors now (drops HNSW tombstones)."""
+        with self._lock:
+            self._check_open()
+            self._vectors = rebuild(self._conn, self.index_kind, self.dim, self._settings)
+            self._dirty = True
+
+    def close(self) -> None:
+        """Flush, then release the database; later calls raise StoreError."""
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                self.flush()
+            finally:
+                self._closed = True
+                self._conn.close()
+
+    def __enter__(self) -> LocalStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _check_dim(self) -> None:
+        stored = schema.get_meta(self._conn, "dim")
+        if stored is None:
+            schema.set_meta(self._conn, "dim", str(self.dim))
+        elif int(stored) != self.dim:
+            raise ConfigError(f"{self.folder} holds vectors of dim {stored}, not {self.dim}")
+
+    def _rank_exact(self, query: Vectors, ids: Ids, k: int) -> list[Hit]:
+        found, vectors = rows.vectors_of(self._conn, ids, self.dim)
+        if not len(found):
+            return []
+        scores = vectors @ query
+        order = np.argsort(-scores, kind="stable")[:k]
+        chunks = rows.get_chunks(self._conn, found[order].tolist())
+        hits = [(int(found[j]), float(scores[j])) for j in order]
+        return [Hit(chunk=chunks[i], score=s) for i, s in hits if i in chunks]
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"the store of {self.folder} is closed")
+
+
+def remove_files(folder: Path) -> None:
+    """Delete the engine's files from a KB folder (the KB must not be open)."""
+    for name in (VECTORS_FILE, VECTORS_FILE + ".tmp"):
+        (folder / name).unlink(missing_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        (folder / (DB_FILE + suffix)).unlink(missing_ok=True)

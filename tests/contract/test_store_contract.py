@@ -1,0 +1,303 @@
+"""The Store contract: every engine in conftest.ENGINES must pass all of these."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from rag.embedding.base import Vectors
+from rag.errors import InvalidInputError
+from rag.retrieval import Retriever
+from rag.stores.base import DocumentWrite, Filters, Store
+from rag.types import Hit
+
+Embed = Callable[[str], Vectors]
+Reopen = Callable[[Store], Store]
+
+QUERIES = [
+    "chlorophyll sunlight photosynthesis",
+    "bond yields interest rates",
+    "offer acceptance consideration contract",
+    "antibodies vaccines immune system",
+    "magma eruptions volcanoes",
+    "Roman aqueducts water arches",
+]
+
+
+def doc_ids(hits: list[Hit]) -> set[str]:
+    return {h.doc_id for h in hits}
+
+
+def every_mode(store: Store, retriever: Retriever, embed: Embed, query: str) -> list[Hit]:
+    """Hits of the query in dense, BM25 and hybrid search, k large enough to see everything."""
+    return (
+        store.search_dense(embed(query), 100)
+        + store.search_bm25(query, 100)
+        + retriever.search(query, "hybrid", 100)
+    )
+
+
+def test_write_and_read_back(filled: Store, corpus: list[DocumentWrite]) -> None:
+    stats = filled.stats()
+    assert (stats.documents, stats.chunks) == (6, sum(len(w.chunks) for w in corpus))
+    for w in corpus:
+        assert filled.get_document(w.document.id) == w.document
+    assert filled.get_document("no-such-doc") is None
+    assert [d.id for d in filled.documents()] == sorted(w.document.id for w in corpus)
+    stored = {h.chunk.id: h.chunk for h in filled.search_bm25(" ".join(QUERIES), 100)}
+    written = {c.id: c for w in corpus for c in w.chunks}
+    assert stored == written  # every field of every chunk survives, page and headings included
+
+
+def test_replace_removes_old_chunks_in_every_mode(
+    filled: Store,
+    retriever: Retriever,
+    embed: Embed,
+    writes: Callable[..., DocumentWrite],
+    corpus: list[DocumentWrite],
+) -> None:
+    old = next(w for w in corpus if w.document.id == "volcanoes")
+    new = writes(
+        "volcanoes",
+        "Volcanoes",
+        {"domain": "science", "year": 2024},
+        ["Glaciers carve valleys as ice sheets advance and retreat."],
+        version="2",
+    )
+    filled.write([new])
+
+    assert filled.get_document("volcanoes") == new.document
+    assert filled.stats().chunks == 12 - 1
+    for chunk in old.chunks:
+        hits = every_mode(filled, retriever, embed, chunk.text)
+        assert chunk.text not in {h.chunk.text for h in hits}
+    hits = every_mode(filled, retriever, embed, "magma pyroclastic eruptions")
+    assert all(h.chunk == new.chunks[0] for h in hits if h.doc_id == "volcanoes")
+    assert filled.search_dense(embed(new.chunks[0].text), 1)[0].chunk == new.chunks[0]
+
+
+def test_replace_twice_in_one_batch_keeps_the_last(
+    store: Store, writes: Callable[..., DocumentWrite], embed: Embed
+) -> None:
+    first = writes("doc", "T", {}, ["alpha beta gamma", "delta epsilon"])
+    second = writes("doc", "T", {}, ["zeta eta theta"], version="2")
+    store.write([first, second])
+    assert store.stats().chunks == 1
+    assert [h.chunk for h in store.search_dense(embed("alpha beta gamma"), 10)] == second.chunks
+    assert store.search_bm25("alpha delta", 10) == []
+
+
+def test_delete_by_id_is_never_returned_again(
+    reopen: Reopen, filled: Store, retriever: Retriever, embed: Embed
+) -> None:
+    assert filled.delete(["vaccines", "no-such-doc"]) == 1
+    assert filled.delete(["vaccines"]) == 0
+    assert filled.get_document("vaccines") is None
+    assert filled.stats().documents == 5
+    query = "antibodies messenger RNA vaccines clinical trials"
+    assert "vaccines" not in doc_ids(every_mode(filled, retriever, embed, query))
+
+    reopened = reopen(filled)
+    assert reopened.get_document("vaccines") is None
+    assert "vaccines" not in doc_ids(
+        reopened.search_dense(embed(query), 100) + reopened.search_bm25(query, 100)
+    )
+
+
+def test_delete_where_removes_matching_documents(
+    filled: Store, retriever: Retriever, embed: Embed
+) -> None:
+    assert filled.delete_where({"domain": "science"}) == 2
+    assert filled.delete_where({"domain": "science"}) == 0
+    assert filled.delete_where({"domain": "astrology"}) == 0
+    assert filled.stats().documents == 4
+    for query in ("chlorophyll photosynthesis", "magma volcanoes"):
+        assert doc_ids(every_mode(filled, retriever, embed, query)).isdisjoint(
+            {"photosynthesis", "volcanoes"}
+        )
+    with pytest.raises(InvalidInputError):
+        filled.delete_where({})
+
+
+def test_filters_apply_inside_candidate_generation(filled: Store, embed: Embed) -> None:
+    # The best match overall is legal; a filter on medical must still yield k medical hits.
+    legal = "offer acceptance consideration contract breach damages"
+    medical = {"domain": "medical"}
+    assert filled.search_bm25(legal, 1)[0].doc_id == "contract-law"
+    assert filled.search_dense(embed(legal), 1)[0].doc_id == "contract-law"
+    assert doc_ids(filled.search_bm25(legal + " vaccines", 1, medical)) == {"vaccines"}
+    dense = filled.search_dense(embed(legal), 2, medical)
+    assert len(dense) == 2
+    assert doc_ids(dense) == {"vaccines"}
+
+
+def test_filter_matching_nothing_returns_nothing(filled: Store, embed: Embed) -> None:
+    nothing: list[Filters] = [
+        {"domain": "astrology"},
+        {"no_key": 1},
+        {"domain": "legal", "year": 1},
+    ]
+    for filters in nothing:
+        assert filled.search_bm25("contract offer", 10, filters) == []
+        assert filled.search_dense(embed("contract offer"), 10, filters) == []
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"year": 2020}, {"contract-law", "vaccines", "aqueducts"}),
+        ({"year": "2020"}, {"contract-law", "vaccines", "aqueducts"}),
+        ({"year": 2020.0}, {"contract-law", "vaccines", "aqueducts"}),
+        ({"reviewed": True}, {"photosynthesis", "contract-law", "vaccines"}),
+        ({"reviewed": "true"}, {"photosynthesis", "contract-law", "vaccines"}),
+        ({"reviewed": False}, {"bond-yields", "volcanoes"}),
+        ({"reviewed": "no"}, {"aqueducts"}),
+        ({"domain": "science", "year": 2019}, {"photosynthesis"}),
+        ({"page": 2, "domain": "finance"}, {"bond-yields"}),
+    ],
+)
+def test_filter_values_compare_as_json_scalars(
+    filled: Store, embed: Embed, filters: Filters, expected: set[str]
+) -> None:
+    dense = filled.search_dense(embed("the"), 100, filters)
+    bm25 = filled.search_bm25(" ".join(QUERIES), 100, filters)
+    assert doc_ids(dense) == expected
+    assert doc_ids(bm25) == expected
+    if "page" in filters:
+        assert {h.chunk.page for h in dense + bm25} == {filters["page"]}
+
+
+@pytest.mark.parametrize("key", ["bad key", "x; DROP TABLE chunks", "$.domain", "", "a.b", "1x"])
+def test_invalid_filter_keys_are_refused(filled: Store, embed: Embed, key: str) -> None:
+    with pytest.raises(InvalidInputError):
+        filled.search_bm25("contract", 5, {key: "x"})
+    with pytest.raises(InvalidInputError):
+        filled.search_dense(embed("contract"), 5, {key: "x"})
+    with pytest.raises(InvalidInputError):
+        filled.delete_where({key: "x"})
+    assert filled.stats().documents == 6
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_bm25_ranks_the_obvious_document_first(filled: Store, query: str) -> None:
+    hits = filled.search_bm25(query, 5)
+    expected = ["photosynthesis", "bond-yields", "contract-law", "vaccines", "volcanoes"]
+    assert hits[0].doc_id == [*expected, "aqueducts"][QUERIES.index(query)]
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_dense_ranks_the_identical_text_first(
+    filled: Store, embed: Embed, corpus: list[DocumentWrite]
+) -> None:
+    for chunk in (c for w in corpus for c in w.chunks):
+        hits = filled.search_dense(embed(chunk.text), 3)
+        assert hits[0].chunk.id == chunk.id
+        assert hits[0].score == pytest.approx(1.0, abs=1e-4)
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_k_bounds_the_results(filled: Store, embed: Embed) -> None:
+    assert len(filled.search_dense(embed("water"), 1000)) == 12
+    assert len(filled.search_dense(embed("water"), 3)) == 3
+    assert len(filled.search_bm25(" ".join(QUERIES), 4)) == 4
+
+
+def test_stats_and_documents_paging(filled: Store) -> None:
+    everything = filled.documents()
+    pages = filled.documents(0, 2) + filled.documents(2, 2) + filled.documents(4, 10)
+    assert pages == everything
+    assert len(everything) == 6
+    assert filled.documents(6) == []
+    assert filled.documents(1, 1) == [everything[1]]
+
+
+def test_reopened_store_keeps_everything(reopen: Reopen, filled: Store, embed: Embed) -> None:
+    before = (
+        filled.stats(),
+        filled.documents(),
+        [(h.chunk, round(h.score, 4)) for h in filled.search_dense(embed(QUERIES[3]), 5)],
+        [h.chunk for h in filled.search_bm25(QUERIES[1], 5)],
+    )
+    reopened = reopen(filled)
+    after = (
+        reopened.stats(),
+        reopened.documents(),
+        [(h.chunk, round(h.score, 4)) for h in reopened.search_dense(embed(QUERIES[3]), 5)],
+        [h.chunk for h in reopened.search_bm25(QUERIES[1], 5)],
+    )
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"',
+        '"unbalanced quote',
+        "AND",
+        "OR NOT",
+        "NEAR(water cities)",
+        "*",
+        "photo*",
+        "(",
+        ")",
+        "title:water",
+        "- + ^ : {",
+        "🧪🔥",
+        'water 💧 "arches" AND (gravity OR',
+        "'; DROP TABLE chunks; --",
+        "\x00\x01",
+        "",
+        "   ",
+        "the and of",
+        "_",
+    ],
+)
+def test_odd_query_text_never_errors(filled: Store, query: str) -> None:
+    hits = filled.search_bm25(query, 5)
+    assert all(isinstance(h, Hit) for h in hits)
+    if not any(ch.isalnum() for ch in query) or query == "the and of":
+        assert hits == []
+    assert filled.stats().chunks == 12
+
+
+def test_quoted_operators_search_as_words(filled: Store) -> None:
+    hits = filled.search_bm25('"arches" AND (gravity OR', 10)
+    assert doc_ids(hits) == {"aqueducts"}
+    assert filled.search_bm25('water "arches" AND (gravity OR', 1)[0].doc_id == "aqueducts"
+
+
+def test_a_failed_batch_writes_nothing(
+    store: Store, writes: Callable[..., DocumentWrite], corpus: list[DocumentWrite]
+) -> None:
+    good = corpus[0]
+    broken = corpus[1]
+    bad = DocumentWrite(broken.document, broken.chunks, broken.vectors[:1])
+    with pytest.raises(InvalidInputError):
+        store.write([good, bad])
+    assert store.stats().documents == 0
+    assert store.search_bm25("photosynthesis", 5) == []
+
+
+def test_a_selective_filter_still_finds_its_few_matches(
+    store: Store, writes: Callable[..., DocumentWrite], embed: Embed
+) -> None:
+    # Approximate indexes (HNSW, IVF) walk a graph or a few lists; with a filter that leaves
+    # 3 chunks out of hundreds they can miss them. The contract is: all 3 come back.
+    words = ("river", "stone", "light", "cell", "bond", "court", "virus", "magma", "orbit")
+    batch = [
+        writes(
+            f"bulk-{n:03d}",
+            "Bulk",
+            {"group": "rare" if n % 100 == 7 else "common"},
+            [" ".join(words[(n * 7 + i * 3 + j) % len(words)] for j in range(6)) for i in range(2)],
+        )
+        for n in range(300)
+    ]
+    store.write(batch)
+    rare = {"group": "rare"}
+    expected = {"bulk-007", "bulk-107", "bulk-207"}
+    assert doc_ids(store.search_dense(embed("river stone"), 6, rare)) == expected
+    assert len(store.search_dense(embed("river stone"), 6, rare)) == 6
+    assert len(store.search_dense(embed("orbit carbon"), 100, rare)) == 6
