@@ -1,0 +1,26 @@
+"""Top-level Typer app: wires the sub-commands together."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from rag.cli import evaluate, kb
+from rag.cli.docs import delete, ingest
+from rag.cli.search import search
+
+# Everything runs offline: model weights come from installed packages, never from a hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+app = typer.Typer(
+    help="rag-service: build knowledge bases from documents, search them, evaluate them.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(kb.app, name="kb")
+app.add_typer(evaluate.app, name="eval")
+app.command()(ingest)
+app.command()(delete)
+app.command()(search)

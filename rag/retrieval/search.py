@@ -1,0 +1,48 @@
+"""The retriever: turns a query into hits with one of three modes."""
+
+from __future__ import annotations
+
+from rag.embedding.base import Embedder
+from rag.errors import InvalidInputError
+from rag.retrieval.fusion import reciprocal_rank_fusion
+from rag.stores.base import Filters, Store
+from rag.types import Hit, SearchMode
+
+MAX_K = 1000
+
+
+class Retriever:
+    """Dense, BM25 or hybrid search over one store; filters apply inside every mode."""
+
+    def __init__(
+        self, store: Store, embedder: Embedder, hybrid_candidates: int = 100, rrf_k: int = 60
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.hybrid_candidates = hybrid_candidates
+        self.rrf_k = rrf_k
+
+    def search(
+        self, query: str, mode: SearchMode = "hybrid", k: int = 10, filters: Filters | None = None
+    ) -> list[Hit]:
+        """Top-k chunks for `query`, best first."""
+        if not query.strip():
+            raise InvalidInputError("query is empty")
+        if not 1 <= k <= MAX_K:
+            raise InvalidInputError(f"k must be between 1 and {MAX_K}, got {k}")
+        if mode == "bm25":
+            return self.store.search_bm25(query, k, filters)
+        if mode == "dense":
+            return self._dense(query, k, filters)
+        if mode == "hybrid":
+            n = max(k, self.hybrid_candidates)
+            fused = reciprocal_rank_fusion(
+                [self._dense(query, n, filters), self.store.search_bm25(query, n, filters)],
+                self.rrf_k,
+            )
+            return fused[:k]
+        raise InvalidInputError(f"unknown search mode {mode!r}: use dense, bm25 or hybrid")
+
+    def _dense(self, query: str, k: int, filters: Filters | None) -> list[Hit]:
+        vector = self.embedder.embed([query])
+        return self.store.search_dense(vector[0], k, filters)
