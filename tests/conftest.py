@@ -38,3 +38,17 @@ def shared_data(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"evaluation data not found at {path} (../shared/data is absent)")
     return path
+
+
+SERVICE_MARKERS = ("elasticsearch", "vllm")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """With RAG_REQUIRE_SERVICES=1 (CI), a server test that skips is a failure, not a pass."""
+    outcome = yield
+    report = outcome.get_result()
+    required = os.environ.get("RAG_REQUIRE_SERVICES") == "1"
+    if required and report.skipped and any(item.iter_markers(m) for m in SERVICE_MARKERS):
+        report.outcome = "failed"
+        report.longrepr = f"RAG_REQUIRE_SERVICES=1 but the test skipped: {report.longrepr}"
