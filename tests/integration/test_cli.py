@@ -1,0 +1,80 @@
+"""The `rag` command line as a user drives it: create, ingest, search, delete, errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rag.cli import app
+from rag.config import get_settings
+from rag.embedding import Embedder
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, minilm: Embedder) -> Iterator[Path]:
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    yield tmp_path / "data"
+    get_settings.cache_clear()
+
+
+def rag(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_create_ingest_search_delete(data_dir: Path, tmp_path: Path) -> None:
+    corpus = tmp_path / "notes"
+    corpus.mkdir()
+    (corpus / "otters.md").write_text("# Otters\n\nSea otters use stones to crack open shellfish.")
+    (corpus / "rates.csv").write_text("id,region,text\nr1,emea,Interest rates rose in March\n")
+
+    assert rag("kb", "create", "notes", "--index", "hnsw")[0] == 0
+    code, out = rag("ingest", "notes", str(corpus), "--json")
+    assert code == 0, out
+    assert json.loads(out)["added"] == 2
+
+    code, out = rag("search", "notes", "which animal uses tools", "--mode", "dense", "--json")
+    assert code == 0, out
+    assert json.loads(out)[0]["doc_id"] == "notes/otters.md"
+
+    code, out = rag("search", "notes", "rates", "--where", "region=emea", "--json")
+    assert [h["doc_id"] for h in json.loads(out)] == ["notes/rates.csv#r1"]
+    code, out = rag("search", "notes", "rates", "--where", "region=apac", "--json")
+    assert json.loads(out) == []
+
+    assert rag("delete", "notes", "--where", "region=emea") == (0, "deleted 1 document(s)\n")
+    code, out = rag("kb", "show", "notes", "--json")
+    assert json.loads(out)["documents"] == 1
+    code, out = rag("kb", "list")
+    assert out.startswith("notes\tlocal\thnsw")
+    assert rag("kb", "drop", "notes", "--yes")[0] == 0
+    assert rag("kb", "list")[1] == ""
+
+
+def test_errors_are_one_clear_line_and_exit_2(data_dir: Path, tmp_path: Path) -> None:
+    code, out = rag("search", "nope", "anything")
+    assert code == 2
+    assert "no knowledge base named 'nope'" in out
+
+    assert rag("kb", "create", "ok")[0] == 0
+    code, out = rag("kb", "create", "ok")
+    assert (code, "already exists" in out) == (2, True)
+    code, out = rag("kb", "create", "Bad Name")
+    assert code == 2 and "invalid KB name" in out
+    code, out = rag("kb", "create", "tiny", "--chunk-tokens", "32", "--overlap", "20")
+    assert code == 2 and "chunk_overlap" in out
+    code, out = rag("ingest", "ok", str(tmp_path / "missing"))
+    assert code == 2 and "no such file or folder" in out
+    code, out = rag("delete", "ok")
+    assert code == 2 and "--doc ID" in out
+    code, out = rag("search", "ok", "x", "--where", "novalue")
+    assert code == 2 and "key=value" in out
+    code, out = rag("search", "ok", "   ")
+    assert code == 2 and "query is empty" in out
