@@ -17,8 +17,9 @@ from elasticsearch import Elasticsearch, NotFoundError
 
 from rag.embedding.base import Vectors
 from rag.errors import ConfigError, InvalidInputError, RagError, StoreError
+from rag.stores import checks
 from rag.stores.base import DocumentWrite, Filters
-from rag.stores.elasticsearch import bulk, codec, generations, queries, validate, writing
+from rag.stores.elasticsearch import bulk, codec, generations, queries, writing
 from rag.stores.elasticsearch.client import backend_errors
 from rag.stores.elasticsearch.mapping import VectorIndex, index_body
 from rag.types import Hit, KBStats, StoredDocument
@@ -81,7 +82,7 @@ class ElasticsearchStore:
         self._check_open()
         # A document given twice in one batch: the last one wins, as with sequential writes.
         writes = list({w.document.id: w for w in batch}.values())
-        vectors = [validate.write_vectors(w, self.dim) for w in writes]
+        vectors = [checks.write_vectors(w, self.dim) for w in writes]
         if not writes:
             return
         with backend_errors(f"writing {len(writes)} documents to {self._target}"):
@@ -191,8 +192,8 @@ class ElasticsearchStore:
 
     def search_dense(self, vector: Vectors, k: int, filters: Filters | None = None) -> list[Hit]:
         """Nearest chunks by cosine similarity, best first; the filter applies inside kNN."""
-        query = validate.query_vector(vector, self.dim)
-        validate.check_k(k, queries.MAX_CANDIDATES)
+        query = checks.query_vector(vector, self.dim)
+        checks.check_k(k, queries.MAX_CANDIDATES)
         knn = queries.knn_query(query, k, self._factor, filters)
         hits = self._search(f"searching {self._target} by vector", knn=knn, size=k)
         return [
@@ -201,7 +202,7 @@ class ElasticsearchStore:
 
     def search_bm25(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
         """Best chunks by BM25 over title and text, best first."""
-        validate.check_k(k, queries.MAX_CANDIDATES)
+        checks.check_k(k, queries.MAX_CANDIDATES)
         body = queries.bm25_query(query, filters)
         hits = self._search(f"searching {self._target} by keywords", query=body, size=k)
         return [Hit(chunk=codec.chunk(h["_source"]), score=float(h["_score"])) for h in hits]

@@ -22,9 +22,9 @@ from rag.config import Settings
 from rag.embedding.base import Vectors
 from rag.errors import ConfigError, InvalidInputError, StoreError
 from rag.stores.base import DocumentWrite, Filters
+from rag.stores.checks import check_k, query_vector, write_vectors
 from rag.stores.local import schema
 from rag.stores.local import sqlite as rows
-from rag.stores.local.checks import check_k, query_vector, write_vectors
 from rag.stores.local.filters import filter_sql
 from rag.stores.local.keywords import fts_query
 from rag.stores.local.repair import open_index, rebuild, rebuild_due
