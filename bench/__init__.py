@@ -1,0 +1,1 @@
+"""Reproducible benchmarks: each module runs as `python -m bench.NAME` and prints a table."""
