@@ -7,6 +7,7 @@ import os
 import typer
 
 from rag.cli import evaluate, kb
+from rag.cli.ask import ask
 from rag.cli.docs import delete, ingest
 from rag.cli.search import search
 
@@ -24,3 +25,4 @@ app.add_typer(evaluate.app, name="eval")
 app.command()(ingest)
 app.command()(delete)
 app.command()(search)
+app.command()(ask)

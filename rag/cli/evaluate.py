@@ -8,11 +8,13 @@ from pathlib import Path
 import typer
 
 from rag.cli.common import reported_errors, stderr_is_tty, workspace
+from rag.cli.eval_answers import answers
 from rag.eval.beir import load_beir
 from rag.eval.retrieval import MODES, evaluate_retrieval
 from rag.types import EngineKind, IndexKind
 
 app = typer.Typer(help="Measure retrieval (and later answer) quality.", no_args_is_help=True)
+app.command()(answers)
 
 
 @app.command()

@@ -1,0 +1,204 @@
+"""The answer path: retrieve, gate by relevance, pack, generate under a schema, validate.
+
+Retrieval, relevance and packing are blocking CPU work (FAISS, the embedder, tokenizers) and
+run in a worker thread; only generation is awaited on the event loop. A generation cut by
+`max_tokens` is retried once with twice the budget (the packing leaves room for it), then
+fails as `AnswerTruncatedError`. Decoding is greedy on both backends, so the retry repeats
+the truncated text before extending it: the streaming form sends only the new part.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+
+from rag.answer.errors import AnswerError, AnswerTruncatedError
+from rag.answer.grounding import RunInfo, abstention, checked_output, grounded_answer
+from rag.answer.packing import MIN_CUT_TOKENS, pack_passages, render_passages
+from rag.answer.prompt import MAX_ANSWER_CHARS, answer_schema, system_message, user_message
+from rag.answer.relevance import above, relevance
+from rag.answer.types import (
+    Answer,
+    AnswerEvent,
+    AnswerRequest,
+    DeltaEvent,
+    Passage,
+    PassagesEvent,
+    StreamEvent,
+    Timings,
+)
+from rag.config import Settings
+from rag.errors import InvalidInputError
+from rag.generation.base import Generation, Generator, JSONSchema, Message, Usage
+from rag.generation.router import GeneratorRouter
+from rag.generation.schema import check_user_schema
+from rag.types import Hit
+from rag.workspace import OpenKB
+
+# Chat-template tokens around the messages (role markers, the generation prompt).
+TEMPLATE_SLACK = 32
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything decided before generation: passages, prompt, schema and token budgets."""
+
+    request: AnswerRequest
+    profile: str
+    generator: Generator
+    passages: tuple[Passage, ...]
+    messages: tuple[Message, ...]
+    schema: JSONSchema  # empty when no passage was relevant
+    budgets: tuple[int, ...]  # the first attempt's max_tokens, then the retry's if it fits
+    timings: Timings
+
+
+class Answerer:
+    """Answers questions over an opened KB with the generator its profile names."""
+
+    def __init__(self, router: GeneratorRouter, k: int = 5, min_relevance: float = 0.4) -> None:
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        self.router = router
+        self.k = k
+        self.min_relevance = min_relevance
+
+    @classmethod
+    def from_settings(cls, settings: Settings, router: GeneratorRouter) -> Answerer:
+        """An answerer with the configured k and relevance threshold."""
+        return cls(router, settings.answer_k, settings.answer_min_relevance)
+
+    async def answer(self, kb: OpenKB, request: AnswerRequest) -> Answer:
+        """The validated answer to `request`, or a structured abstention."""
+        prep = await asyncio.to_thread(self.prepare, kb, request)
+        if not prep.passages:
+            return self._nothing_relevant(prep)
+        started = time.perf_counter()
+        usage = Usage(0, 0)
+        for attempt, budget in enumerate(prep.budgets, start=1):
+            generation = await prep.generator.generate(prep.messages, prep.schema, budget)
+            usage = _add(usage, generation.usage)
+            if generation.finish_reason == "stop":
+                return self._finish(prep, generation, usage, attempt, time.perf_counter() - started)
+        raise _truncated(prep)
+
+    async def stream(self, kb: OpenKB, request: AnswerRequest) -> AsyncIterator[StreamEvent]:
+        """Passages first, then text deltas of the generated JSON, then the final answer."""
+        prep = await asyncio.to_thread(self.prepare, kb, request)
+        yield PassagesEvent(prep.passages)
+        if not prep.passages:
+            yield AnswerEvent(self._nothing_relevant(prep))
+            return
+        started = time.perf_counter()
+        usage = Usage(0, 0)
+        sent = ""
+        for attempt, budget in enumerate(prep.budgets, start=1):
+            text = ""
+            items = prep.generator.stream(prep.messages, prep.schema, budget)
+            try:
+                async for item in items:
+                    if isinstance(item, Generation):
+                        usage = _add(usage, item.usage)
+                        if item.finish_reason == "stop":
+                            seconds = time.perf_counter() - started
+                            yield AnswerEvent(self._finish(prep, item, usage, attempt, seconds))
+                            return
+                        break
+                    text += item
+                    common = min(len(text), len(sent))
+                    if text[:common] != sent[:common]:
+                        raise AnswerError("the retry after truncation diverged from the text sent")
+                    if len(text) > len(sent):
+                        yield DeltaEvent(text[len(sent) :])
+                        sent = text
+            finally:
+                # Leaving early (an error, a consumer that stopped) must stop the decode too.
+                close = getattr(items, "aclose", None)
+                if close is not None:
+                    await close()
+        raise _truncated(prep)
+
+    def prepare(self, kb: OpenKB, request: AnswerRequest) -> Prepared:
+        """Retrieve, gate and pack for `request` (blocking); generation is left to do."""
+        if request.schema is not None:
+            check_user_schema(request.schema)  # before any work: a bad schema is the caller's
+        name = self.router.resolve(kb.config.domain, request.profile)
+        generator = self.router.generator(name)
+        t0 = time.perf_counter()
+        k = request.k or self.k
+        hits = kb.retriever.search(request.question, request.mode, k, request.filters)
+        scores = relevance(request.question, hits, request.mode, kb.retriever, request.filters)
+        threshold = self.min_relevance if request.min_relevance is None else request.min_relevance
+        scored = above(hits, scores, threshold)
+        t1 = time.perf_counter()
+        system = system_message(request.schema)
+        passages, budgets = self._fit(name, generator, system, request, scored)
+        messages = (system, user_message(request.question, render_passages(passages)))
+        # At most one character per token of the first budget: numbers tokenize digit by
+        # digit, and a looping model fills every character it is allowed.
+        chars = min(MAX_ANSWER_CHARS, budgets[0])
+        schema = answer_schema(request.schema, len(passages), chars) if passages else {}
+        timings = Timings(retrieve=t1 - t0, pack=time.perf_counter() - t1)
+        return Prepared(
+            request, name, generator, tuple(passages), messages, schema, budgets, timings
+        )
+
+    def _fit(
+        self,
+        name: str,
+        generator: Generator,
+        system: Message,
+        request: AnswerRequest,
+        scored: list[tuple[Hit, float]],
+    ) -> tuple[list[Passage], tuple[int, ...]]:
+        """Passages packed into the profile's context, and the generation budgets left."""
+        profile = self.router.profile(name)
+        max_tokens = profile.max_tokens if request.max_tokens is None else request.max_tokens
+        if max_tokens < 1:
+            raise InvalidInputError(f"max_tokens must be at least 1, got {max_tokens}")
+        if not scored:
+            return [], (max_tokens,)
+        frame = generator.count_tokens(system.content) + TEMPLATE_SLACK
+        frame += generator.count_tokens(user_message(request.question, "").content)
+        # Room for the retry's doubled budget is kept, so a retry never overflows.
+        room = profile.context_window - 2 * max_tokens - frame
+        if room < MIN_CUT_TOKENS:
+            raise InvalidInputError(
+                f"max_tokens {max_tokens} and the question leave no room for passages in "
+                f"the {profile.context_window}-token context of profile {name!r}"
+            )
+        passages = pack_passages(scored, room, generator.count_tokens)
+        used = generator.count_tokens(render_passages(passages))
+        return passages, _budgets(max_tokens, profile.context_window - frame - used)
+
+    def _nothing_relevant(self, prep: Prepared) -> Answer:
+        run = RunInfo(prep.profile, prep.generator.name, Usage(0, 0), prep.timings, attempts=0)
+        return abstention(prep.request.question, "no_relevant_passages", (), run)
+
+    def _finish(
+        self, prep: Prepared, generation: Generation, usage: Usage, attempts: int, seconds: float
+    ) -> Answer:
+        output = checked_output(generation, prep.schema)
+        timings = replace(prep.timings, generate=seconds)
+        run = RunInfo(prep.profile, generation.model, usage, timings, attempts)
+        analyst = prep.request.schema is not None
+        return grounded_answer(prep.request.question, output, prep.passages, analyst, run)
+
+
+def _budgets(max_tokens: int, room: int) -> tuple[int, ...]:
+    retry = min(2 * max_tokens, room)
+    return (max_tokens, retry) if retry > max_tokens else (max_tokens,)
+
+
+def _add(a: Usage, b: Usage) -> Usage:
+    return Usage(a.prompt_tokens + b.prompt_tokens, a.completion_tokens + b.completion_tokens)
+
+
+def _truncated(prep: Prepared) -> AnswerTruncatedError:
+    return AnswerTruncatedError(
+        f"the answer did not fit in {prep.budgets[-1]} tokens (finish_reason 'length', "
+        f"{len(prep.budgets)} attempt(s)); raise max_tokens of profile {prep.profile!r} "
+        "or ask a narrower question"
+    )
