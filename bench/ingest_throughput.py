@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 from sentence_transformers import SentenceTransformer
 
-from bench.machine import machine_info
+from bench.machine import load_average, machine_info
 from bench.paths import cache_dir, require_data
 from bench.report import Report, Table
 from bench.timed import TimedEmbedder, TimedStore
@@ -209,6 +209,7 @@ def main() -> None:
         + ", raw "
         + json.dumps([round(r, 1) for r in raws])
     )
+    report.notes.append(f"load average at the end: {load_average()}")
     report.emit(args.json)
     if profile:
         print(profile)

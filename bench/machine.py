@@ -35,18 +35,22 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, as text."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def machine_info() -> dict[str, str]:
     """What to print beside every result so it can be compared with a re-run elsewhere."""
     import faiss
     import torch
 
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return {
         "cpu": _cpu_model(),
         "cores": f"{len(os.sched_getaffinity(0))} usable of {os.cpu_count()}",
         "ram": _ram_gib(),
         # Other jobs on a shared machine slow every number down; the load says how much.
-        "load average (1/5/15 min)": load,
+        "load average (1/5/15 min)": load_average(),
         "python": platform.python_version(),
         "torch": f"{torch.__version__} ({torch.get_num_threads()} threads)",
         "faiss": f"{faiss.__version__} ({faiss.omp_get_max_threads()} OpenMP threads)",

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from bench.embed_cache import F32, fingerprint, load_fine
 from bench.kb_build import BuiltKB, open_or_build, whole_documents
-from bench.machine import machine_info
+from bench.machine import load_average, machine_info
 from bench.paths import cache_dir
 from bench.report import Cell, Report, Table
 from bench.timing import Latency
@@ -114,6 +114,7 @@ def main() -> None:
         },
         [table],
     )
+    report.notes.append(f"load average at the end: {load_average()}")
     report.emit(args.json)
 
 

@@ -35,7 +35,7 @@ from bench.ann_sweep import (
     set_threads,
 )
 from bench.ann_sweep import load as load_index
-from bench.machine import machine_info
+from bench.machine import load_average, machine_info
 from bench.paths import cache_dir
 from bench.report import Report, Table
 from bench.synthetic import gaussian_mixture
@@ -162,7 +162,9 @@ def main() -> None:
         real = name == "real"
         data = real_set(args.queries, args.partial) if real else synthetic_set(args)
         label, key, base, queries = data
-        run_set(label, key, base, queries, args, machine).emit(args.json)
+        report = run_set(label, key, base, queries, args, machine)
+        report.notes.append(f"load average at the end: {load_average()}")
+        report.emit(args.json)
 
 
 if __name__ == "__main__":
