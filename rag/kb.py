@@ -7,7 +7,6 @@ another embedder is refused instead of silently mixing vector spaces.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, model_validator
 
 from rag.errors import ConfigError, KBExistsError, KBNotFoundError
+from rag.files import write_atomic
 from rag.types import EngineKind, IndexKind
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -94,18 +94,3 @@ class Registry:
         # Remove the config first: a crash mid-delete leaves no half-KB that still opens.
         (folder / CONFIG_FILE).unlink()
         shutil.rmtree(folder)
-
-
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write to a temp file, fsync, rename: readers see the old or the new file, never half."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data.encode() if isinstance(data, str) else data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)

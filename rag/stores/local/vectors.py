@@ -11,7 +11,6 @@ HNSW cannot remove vectors: removed ids become tombstones, excluded from every s
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import numpy.typing as npt
 from rag.config import Settings
 from rag.embedding.base import Vectors
 from rag.errors import StoreError
+from rag.files import replace_durably
 from rag.types import IndexKind
 
 Ids = npt.NDArray[np.int64]
@@ -173,14 +173,7 @@ class VectorIndex:
         """Write to `path` atomically: a temp file, fsync, rename, fsync of the folder."""
         tmp = path.with_name(path.name + ".tmp")
         faiss.write_index(self._index, str(tmp))
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        folder = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+        replace_durably(tmp, path)
 
     def _held(self) -> Ids:
         """Every id inside the index, unordered."""
