@@ -64,6 +64,22 @@ class Settings(BaseSettings):
     answer_k: int = Field(default=5, ge=1, le=50)
     answer_min_relevance: float = Field(default=0.4, ge=-1.0, le=1.0)
 
+    # HTTP API (`rag serve`). No-auth mode is refused on any non-loopback bind.
+    api_no_auth: bool = False
+    api_rate_requests: int = Field(default=120, ge=1, description="requests per minute per key")
+    api_rate_tokens: int = Field(
+        default=20_000, ge=1, description="generated tokens per minute per key"
+    )
+    api_max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    api_max_upload_bytes: int = Field(default=100 << 20, ge=1024)
+    api_request_timeout: float = Field(default=300.0, gt=0)
+    api_jwt_ttl: int = Field(default=900, ge=30, le=86_400)
+    # HS256 signing secret; when unset one is generated once and kept under the data dir.
+    api_jwt_secret: SecretStr | None = None
+    # Query embeddings arriving within this window are encoded together (0 turns it off).
+    embed_batch_window_ms: float = Field(default=5.0, ge=0.0, le=1000.0)
+    embed_max_batch: int = Field(default=64, ge=1, le=4096)
+
     @field_validator("generator_profiles")
     @classmethod
     def _keep_packaged_profile(
@@ -79,6 +95,11 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+    @property
+    def api_dir(self) -> Path:
+        """Keys, the JWT secret, ingestion jobs and their uploads."""
+        return self.data_dir / "api"
 
 
 @lru_cache(maxsize=1)

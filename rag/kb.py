@@ -18,7 +18,8 @@ from rag.errors import ConfigError, KBExistsError, KBNotFoundError
 from rag.files import write_atomic
 from rag.types import EngineKind, IndexKind
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# Up to 127 characters: the HTTP API stores a tenant's KB as `<tenant>__<name>` (rag/tenancy.py).
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,126}$")
 CONFIG_FILE = "kb.json"
 
 
@@ -33,6 +34,8 @@ class KBConfig(BaseModel):
     embedder: str
     dim: int = Field(ge=1)
     domain: str = "general"
+    # The tenant that owns the KB; the CLI works as tenant `default`.
+    tenant: str = "default"
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
 
     @model_validator(mode="after")
@@ -49,7 +52,7 @@ class KBConfig(BaseModel):
 def check_name(name: str) -> str:
     if not _NAME.match(name):
         raise ConfigError(
-            f"invalid KB name {name!r}: use 1-63 lower-case letters, digits, '-' or '_', "
+            f"invalid KB name {name!r}: use 1-127 lower-case letters, digits, '-' or '_', "
             "starting with a letter or digit"
         )
     return name

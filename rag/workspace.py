@@ -32,11 +32,15 @@ class OpenKB:
 class Workspace:
     """Creates, opens, lists and drops KBs; refuses to mix embedders."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.registry = Registry(settings.kb_root)
+        # The API passes its micro-batching wrapper so every KB shares one model owner.
+        self._embedder = embedder
 
     def embedder(self) -> Embedder:
+        if self._embedder is not None:
+            return self._embedder
         return load_embedder(self.settings.embedder, self.settings.embed_batch_size)
 
     def create(
@@ -48,6 +52,7 @@ class Workspace:
         chunk_tokens: int | None = None,
         chunk_overlap: int | None = None,
         domain: str = "general",
+        tenant: str = "default",
     ) -> KBConfig:
         """Register a new KB bound to the current embedder."""
         embedder = self.embedder()
@@ -63,6 +68,7 @@ class Workspace:
                 embedder=self.settings.embedder,
                 dim=embedder.dim,
                 domain=domain,
+                tenant=tenant,
             )
         except ValueError as exc:  # pydantic's ValidationError is a ValueError
             raise ConfigError(str(exc)) from exc

@@ -128,8 +128,9 @@ class Answerer:
         generator = self.router.generator(name)
         t0 = time.perf_counter()
         k = request.k or self.k
-        hits = kb.retriever.search(request.question, request.mode, k, request.filters)
-        scores = relevance(request.question, hits, request.mode, kb.retriever, request.filters)
+        query = request.question if request.query is None else request.query
+        hits = kb.retriever.search(query, request.mode, k, request.filters)
+        scores = relevance(query, hits, request.mode, kb.retriever, request.filters)
         threshold = self.min_relevance if request.min_relevance is None else request.min_relevance
         scored = above(hits, scores, threshold)
         t1 = time.perf_counter()

@@ -31,6 +31,9 @@ class AnswerRequest:
     profile: str | None = None
     max_tokens: int | None = None
     min_relevance: float | None = None
+    # The retrieval query; defaults to the question. A chat follow-up ("and its mass?") is
+    # retrieved with the turns it follows, while the model is asked the question as written.
+    query: str | None = None
 
 
 @dataclass(frozen=True)

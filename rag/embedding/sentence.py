@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,15 +29,24 @@ def packaged_model_dir() -> Path:
 
 
 class HFTokenizer:
-    """Adapter over a Hugging Face fast tokenizer that reports token character spans."""
+    """Adapter over a Hugging Face fast tokenizer that reports token character spans.
+
+    A fast tokenizer is not safe to call from two threads at once ("Already borrowed"), and
+    the API calls this from request threads while the embedder encodes in another: so it
+    owns a copy of the model's tokenizer and serialises its own calls.
+    """
 
     def __init__(self, tokenizer: Any, max_tokens: int) -> None:
-        self._tok = tokenizer
+        self._tok = copy.deepcopy(tokenizer)
+        self._lock = threading.Lock()
         self.max_tokens = max_tokens
-        self.special_tokens = len(tokenizer("")["input_ids"])
+        self.special_tokens = len(self._tok("")["input_ids"])
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
-        enc = self._tok(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        with self._lock:
+            enc = self._tok(
+                text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
+            )
         return [(int(a), int(b)) for a, b in enc["offset_mapping"]]
 
 
