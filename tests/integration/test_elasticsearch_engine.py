@@ -23,8 +23,9 @@ from elasticsearch import Elasticsearch
 from rag.embedding.fake import HashingEmbedder
 from rag.errors import BackendUnavailableError, ConfigError, InvalidInputError, StoreError
 from rag.stores.base import DocumentWrite
-from rag.stores.elasticsearch import ElasticsearchStore, connect
+from rag.stores.elasticsearch import ElasticsearchStore, connect, generations
 from rag.stores.elasticsearch import store as store_module
+from rag.stores.elasticsearch.mapping import QUERY_ANALYZER, index_body
 from rag.stores.elasticsearch.queries import spellings
 from rag.types import Chunk, StoredDocument
 
@@ -34,12 +35,16 @@ needs_server = pytest.mark.elasticsearch
 
 
 def make_write(
-    doc_id: str, texts: list[str], metadata: dict[str, Any] | None = None, version: str = "1"
+    doc_id: str,
+    texts: list[str],
+    metadata: dict[str, Any] | None = None,
+    version: str = "1",
+    title: str = "",
 ) -> DocumentWrite:
     """A document with one chunk per text, vectors from the hashing embedder."""
     meta = metadata or {}
     chunks = [
-        Chunk(id=f"{doc_id}#{i}", doc_id=doc_id, text=t, position=i, metadata=meta)
+        Chunk(id=f"{doc_id}#{i}", doc_id=doc_id, text=t, position=i, title=title, metadata=meta)
         for i, t in enumerate(texts)
     ]
     doc = StoredDocument(
@@ -232,6 +237,71 @@ def test_rebuild_swaps_in_a_complete_generation(
     # The failed rebuild left the live generation alone and its own index behind nothing.
     assert [d.id for d in store.documents()] == ["b", "c"]
     assert len(physical(client, prefix)) == 1
+
+
+@needs_server
+def test_bm25_scores_title_and_text_as_one_field(store: ElasticsearchStore) -> None:
+    # Each chunk holds each query word once; "split" has "glacier" in its title and is the
+    # shorter chunk (2 words against 3), so it ranks first, as in the local engine's FTS5
+    # bm25(). Scoring the fields apart would put "whole" first: two words in its text beat
+    # one word in each field of "split".
+    store.write(
+        [
+            make_write("split", ["valley"], title="glacier"),
+            make_write("whole", ["glacier valley"], title="harbor"),
+        ]
+    )
+    assert [h.doc_id for h in store.search_bm25("glacier valley", 2)] == ["split", "whole"]
+
+
+def bm25_scores(store: ElasticsearchStore, query: str) -> dict[str, float]:
+    return {h.chunk.id: h.score for h in store.search_bm25(query, 10)}
+
+
+@needs_server
+def test_a_repeated_query_word_counts_once(store: ElasticsearchStore) -> None:
+    store.write([make_write(f"d{i}", [f"glacier valley {'moraine ' * i}"]) for i in range(3)])
+    once = bm25_scores(store, "glacier valley")
+    assert len(once) == 3
+    assert bm25_scores(store, "Glacier valley valleys VALLEY glacier's") == pytest.approx(once)
+
+
+def legacy_body() -> dict[str, Any]:
+    """The mapping before the query analyzer: text searched with `english`, repeats and all."""
+    body = index_body(DIM, "hnsw")
+    del body["settings"]["analysis"]
+    for field in ("title", "text"):
+        body["mappings"]["properties"][field] = {"type": "text", "analyzer": "english"}
+    return body
+
+
+@needs_server
+def test_reindex_moves_a_kb_onto_the_current_mapping(
+    client: Elasticsearch, prefix: str, store: ElasticsearchStore
+) -> None:
+    assert store.reindex() == 0  # nothing written yet: nothing to copy
+    generations.create_next(client, store.alias, legacy_body(), aliased=True)
+    corpus = [make_write(f"d{i}", [f"glacier valley {'moraine ' * i}", "harbor"]) for i in range(3)]
+    store.write(corpus)
+    assert bm25_scores(store, "glacier valley valley") != pytest.approx(
+        bm25_scores(store, "glacier valley")
+    )
+    before = physical(client, prefix)
+
+    assert store.reindex() == 9  # 3 records + 6 chunks
+
+    after = physical(client, prefix)
+    assert len(after) == 1 and after != before
+    mapping = client.indices.get_mapping(index=store.alias)[after[0]]["mappings"]
+    assert mapping["properties"]["text"]["search_analyzer"] == QUERY_ANALYZER
+    assert bm25_scores(store, "glacier valley valley") == pytest.approx(
+        bm25_scores(store, "glacier valley")
+    )
+    # Records, chunks and the stored vectors came across without re-embedding.
+    assert store.documents() == [w.document for w in corpus]
+    dense = store.search_dense(vec("glacier valley moraine moraine "), 1)
+    assert dense[0].chunk == corpus[2].chunks[0]
+    assert dense[0].score == pytest.approx(1.0, abs=1e-4)
 
 
 @needs_server

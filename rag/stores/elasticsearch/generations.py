@@ -4,16 +4,21 @@ The alias `{prefix}{kb}` points at one physical index `{prefix}{kb}.{generation}
 cannot appear in a KB name, so no KB's indices match another's pattern (with a dash, KB
 `a`'s pattern `rag-a-*` would also match KB `a-b`). A rebuild writes the next generation
 while searches keep using the alias, then one `update_aliases` call moves the alias.
+A generation is filled either by writes (a rebuild) or by `copy`, a server-side `_reindex`
+from the live one that re-analyses text under the new mapping and keeps the stored vectors.
 """
 
 from __future__ import annotations
 
 import re
+import time
+import warnings
 from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
+from elasticsearch.exceptions import GeneralAvailabilityWarning
 
-from rag.errors import ConfigError
+from rag.errors import ConfigError, StoreError
 from rag.kb import check_name
 
 _PREFIX = re.compile(r"^([a-z0-9][a-z0-9_+-]*)?$")
@@ -81,3 +86,33 @@ def delete(client: Elasticsearch, names: list[str]) -> None:
     """Delete indices by exact name (clusters refuse wildcard deletes by default)."""
     if names:
         client.indices.delete(index=",".join(names), ignore_unavailable=True)
+
+
+def copy(client: Elasticsearch, source: str, target: str, *, max_wait_s: float = 2.0) -> int:
+    """Copy every entry of `source` into `target` on the server; returns how many."""
+    # As a task, polled, not one long request: a big KB takes longer than any request timeout.
+    task = client.reindex(
+        source={"index": source},
+        dest={"index": target, "op_type": "create"},
+        wait_for_completion=False,
+        refresh=True,
+    )["task"]
+    wait = 0.05
+    while True:
+        with warnings.catch_warnings():
+            # The client flags the tasks API "technical preview"; the server has had it since 2.x.
+            warnings.simplefilter("ignore", GeneralAvailabilityWarning)
+            state = client.tasks.get(task_id=task)
+        if state.get("completed"):
+            break
+        time.sleep(wait)
+        wait = min(2 * wait, max_wait_s)
+    if "error" in state:
+        raise StoreError(f"copying {source} into {target} failed: {str(state['error'])[:500]}")
+    result = state["response"]
+    if result.get("failures"):
+        raise StoreError(
+            f"copying {source} into {target}: {len(result['failures'])} entries failed, "
+            f"first: {str(result['failures'][0])[:500]}"
+        )
+    return int(result["created"])

@@ -1,4 +1,4 @@
-"""Query bodies: metadata filters, BM25 over title and text, filtered kNN.
+"""Query bodies: metadata filters, BM25F over title and text, filtered kNN.
 
 Filters follow the local engine's forgiving equality: filter values often arrive as strings
 (a CLI flag, a query parameter), so `"2020"` matches the number 2020, `2020` matches the string
@@ -76,10 +76,14 @@ def _checked_key(key: object) -> str:
 
 
 def bm25_query(text: str, filters: Filters | None) -> Query:
-    """BM25 over title and text (best field wins), filtered in the same query."""
+    """BM25F over title and text as one field, filtered in the same query."""
+    # `combined_fields` scores a chunk as if title and text were one field: term frequencies
+    # add up and the length is both together. That is how FTS5's bm25() scores a row of the
+    # local engine. `multi_match` best_fields keeps only the better field's score, so words
+    # found in the title and others in the text never add up: SciFact nDCG@10 0.03 lower.
     return {
         "bool": {
-            "must": [{"multi_match": {"query": text, "fields": ["title", "text"]}}],
+            "must": [{"combined_fields": {"query": text, "fields": ["title", "text"]}}],
             "filter": filter_clauses(filters),
         }
     }

@@ -8,10 +8,10 @@ nothing but "the index exists", so several processes may share a KB.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from elasticsearch import Elasticsearch, NotFoundError
 
@@ -27,6 +27,7 @@ from rag.types import Hit, KBStats, StoredDocument
 # Page size when walking every record in id order (`from` stops at 10 000 hits).
 _PAGE = 1000
 _NAMED_FAILURES = 10
+_T = TypeVar("_T")
 
 
 class ElasticsearchStore:
@@ -142,20 +143,31 @@ class ElasticsearchStore:
 
     def rebuild(self, batches: Iterable[Sequence[DocumentWrite]]) -> None:
         """Write every batch into a new generation, then swap it in; on failure drop it."""
-        fresh = self.create_generation()
-        name = fresh.index
-        try:
+
+        def write_all(fresh: ElasticsearchStore) -> None:
             for batch in batches:
                 fresh.write(batch)
-            fresh.swap_alias()
-        except BaseException:
-            if fresh.index == self.alias:
-                raise  # swapped in already: only the old index's removal failed
-            # The rebuild's own error is the one to report; a failed cleanup leaves an
-            # unaliased index that drop() still finds.
-            with suppress(RagError), backend_errors(f"dropping the unfinished {name}"):
-                generations.delete(self._client, [name])
-            raise
+
+        self._replace_with(write_all)
+
+    def reindex(self) -> int:
+        """Copy the KB into a new generation with the current mapping, then swap it in.
+
+        The upgrade path for a mapping change (analysis, not the vector dimension): the server
+        re-analyses the stored text and keeps the stored vectors, so nothing is embedded again.
+        Searches see the old index until the swap. Writes made during the copy are not carried
+        over: run it while nothing ingests into the KB. Returns how many entries were copied.
+        """
+        self._check_open()
+        with backend_errors(f"looking up {self.alias}"):
+            if not generations.aliased_indices(self._client, self.alias):
+                return 0  # nothing written yet: the first write uses the current mapping
+
+        def copy_live(fresh: ElasticsearchStore) -> int:
+            with backend_errors(f"copying {self.alias} into {fresh.index}"):
+                return generations.copy(self._client, self.alias, fresh.index)
+
+        return self._replace_with(copy_live)
 
     def drop(self) -> None:
         """Delete every physical index of the KB, and with them its alias."""
@@ -264,6 +276,23 @@ class ElasticsearchStore:
             if dims != self.dim:
                 raise ConfigError(f"index {name} holds vectors of dim {dims}, not {self.dim}")
         self._ready = True
+
+    def _replace_with(self, fill: Callable[[ElasticsearchStore], _T]) -> _T:
+        """Fill a new generation, swap it in and return what `fill` did; on failure drop it."""
+        fresh = self.create_generation()
+        name = fresh.index
+        try:
+            result = fill(fresh)
+            fresh.swap_alias()
+        except BaseException:
+            if fresh.index == self.alias:
+                raise  # swapped in already: only the old index's removal failed
+            # The rebuild's own error is the one to report; a failed cleanup leaves an
+            # unaliased index that drop() still finds.
+            with suppress(RagError), backend_errors(f"dropping the unfinished {name}"):
+                generations.delete(self._client, [name])
+            raise
+        return result
 
     def _writer(self) -> writing.IndexWriter:
         via_alias = self._target == self.alias
