@@ -1,4 +1,4 @@
-"""`rag kb ...`: create, list, show and drop knowledge bases."""
+"""`rag kb ...`: create, list, show, drop and reindex knowledge bases."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import typer
 
 from rag.cli.common import opened, reported_errors, workspace
+from rag.errors import ConfigError
 from rag.types import EngineKind, IndexKind
 
 app = typer.Typer(help="Create, list, inspect and drop knowledge bases.", no_args_is_help=True)
@@ -72,3 +73,22 @@ def drop(
     with reported_errors():
         workspace().drop(name)
     typer.echo(f"dropped {name}")
+
+
+@app.command()
+def reindex(name: str) -> None:
+    """Move an Elasticsearch KB to the current index mapping, keeping its vectors.
+
+    The server copies the KB into a new index and swaps the alias; searches keep working on
+    the old index until then. Run it while nothing ingests into the KB.
+    """
+    from rag.stores.elasticsearch.store import ElasticsearchStore
+
+    with reported_errors(), opened(name) as kb:
+        if not isinstance(kb.store, ElasticsearchStore):
+            raise ConfigError(
+                f"knowledge base {name!r} uses the {kb.config.engine} engine; only "
+                "Elasticsearch KBs have an index mapping to move"
+            )
+        copied = kb.store.reindex()
+    typer.echo(f"reindexed {name}: {copied} entries copied into the current mapping")

@@ -78,3 +78,10 @@ def test_errors_are_one_clear_line_and_exit_2(data_dir: Path, tmp_path: Path) ->
     assert code == 2 and "key=value" in out
     code, out = rag("search", "ok", "   ")
     assert code == 2 and "query is empty" in out
+
+
+def test_reindex_is_for_elasticsearch_kbs_only(data_dir: Path) -> None:
+    assert rag("kb", "create", "notes")[0] == 0
+    code, out = rag("kb", "reindex", "notes")
+    assert code == 2
+    assert "only Elasticsearch KBs" in out
