@@ -5,6 +5,12 @@ replaced whole; with `sync`, documents that came from the given paths and are go
 deleted. Writes go to the store in batches, each all-or-nothing, and the store is flushed every
 few batches, so a killed ingest loses at most the batches since the last write and a re-run
 picks up exactly the documents that are not stored yet.
+
+An optional `IngestObserver` sees progress stage by stage (the HTTP API's jobs report it) and
+can stop a run: `cancelled()` is asked before each document is chunked and after each batch is
+written; when it says yes the store is flushed and `IngestCancelled` is raised, carrying the
+counts so far. Every document written before the stop is whole and durable, so running the
+same input again finishes the work without redoing it.
 """
 
 from __future__ import annotations
@@ -12,9 +18,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from tqdm import tqdm
 
@@ -44,6 +51,57 @@ class IngestResult:
             f"{self.deleted} deleted, {self.chunks} chunks embedded, "
             f"{len(self.failures)} failed, {self.seconds:.1f}s"
         )
+
+
+class IngestObserver(Protocol):
+    """Progress of one ingest run, stage by stage; called on the ingesting thread."""
+
+    def parsed(self, docs: int, seconds: float) -> None:
+        """`docs` documents were loaded, hashed and (when changed) chunked in `seconds`."""
+        ...
+
+    def chunked(self, docs: int, chunks: int) -> None:
+        """`docs` new or changed documents were cut into `chunks` chunks."""
+        ...
+
+    def embedded(self, chunks: int, seconds: float) -> None:
+        """`chunks` chunks were embedded in `seconds`."""
+        ...
+
+    def indexed(self, chunks: int, seconds: float) -> None:
+        """`chunks` chunks were written to the store (and maybe flushed) in `seconds`."""
+        ...
+
+    def cancelled(self) -> bool:
+        """Whether the run should stop at the next safe point."""
+        ...
+
+
+class _Unobserved:
+    """The observer of a run nobody watches: no reports, never cancelled."""
+
+    def parsed(self, docs: int, seconds: float) -> None:
+        pass
+
+    def chunked(self, docs: int, chunks: int) -> None:
+        pass
+
+    def embedded(self, chunks: int, seconds: float) -> None:
+        pass
+
+    def indexed(self, chunks: int, seconds: float) -> None:
+        pass
+
+    def cancelled(self) -> bool:
+        return False
+
+
+class IngestCancelled(Exception):
+    """The observer stopped the run; everything written before the stop is flushed."""
+
+    def __init__(self, result: IngestResult) -> None:
+        super().__init__("ingest cancelled")
+        self.result = result  # counts up to the stop
 
 
 def content_hash(doc: Document, config: KBConfig) -> str:
@@ -99,28 +157,76 @@ class Ingestor:
         include: Sequence[str] = (),
         exclude: Sequence[str] = (),
         progress: bool = True,
+        observer: IngestObserver | None = None,
     ) -> IngestResult:
         """Ingest files and folders; with `sync`, delete what vanished from them."""
-        docs: list[Document] = []
+        seen: set[str] = set()
         failures: list[LoadFailure] = []
-        for item in iter_documents(paths, include, exclude):
-            (failures if isinstance(item, LoadFailure) else docs).append(item)  # type: ignore[arg-type]
-        result = self.ingest_documents(docs, progress=progress)
+
+        def loaded() -> Iterator[Document]:
+            # Lazy, so an observer's parse time covers the loaders.
+            for item in iter_documents(paths, include, exclude):
+                if isinstance(item, LoadFailure):
+                    failures.append(item)
+                else:
+                    seen.add(item.id)
+                    yield item
+
+        try:
+            result = self.ingest_documents(loaded(), progress=progress, observer=observer)
+        except IngestCancelled as stop:
+            stop.result.failures = failures + stop.result.failures
+            raise
         result.failures = failures + result.failures
         if sync:
-            result.deleted = self._sync_delete(paths, {d.id for d in docs}, failures)
+            result.deleted = self._sync_delete(paths, seen, failures)
         return result
 
-    def ingest_documents(self, docs: Iterable[Document], progress: bool = True) -> IngestResult:
-        """Write new and changed documents; unchanged ones are only counted."""
+    def ingest_documents(
+        self,
+        docs: Iterable[Document],
+        progress: bool = True,
+        observer: IngestObserver | None = None,
+    ) -> IngestResult:
+        """Write new and changed documents; unchanged ones are only counted.
+
+        Raises `IngestCancelled` when the observer asks to stop (see the module docstring).
+        """
+        watch = observer or _Unobserved()
         started = time.monotonic()
         result = IngestResult()
+        pending = self._plan(docs, result, watch)
+        total = sum(len(c) for _, c in pending)
+        with tqdm(total=total, unit="chunk", desc="embedding", disable=not progress) as bar:
+
+            def advance(n: int) -> None:
+                bar.update(n)
+                result.chunks += n
+
+            finished = self._write_all(pending, advance, watch)
+        result.seconds = time.monotonic() - started
+        if not finished:
+            raise IngestCancelled(result)
+        return result
+
+    def _plan(
+        self, docs: Iterable[Document], result: IngestResult, watch: IngestObserver
+    ) -> list[tuple[StoredDocument, list[Chunk]]]:
+        """Hash every document and chunk the new and changed ones; nothing is written yet."""
         stored = {d.id: d.content_hash for d in self.store.documents()}
         pending: list[tuple[StoredDocument, list[Chunk]]] = []
-        for doc in docs:
+        source = iter(docs)
+        while True:
+            if watch.cancelled():  # nothing written yet: stopping here costs nothing
+                raise IngestCancelled(result)
+            began = time.monotonic()
+            doc = next(source, None)
+            if doc is None:
+                return pending
             digest = content_hash(doc, self.config)
             if stored.get(doc.id) == digest:
                 result.unchanged += 1
+                watch.parsed(1, time.monotonic() - began)
                 continue
             if doc.id in stored:
                 result.updated += 1
@@ -139,16 +245,16 @@ class Ingestor:
             )
             pending.append((meta, chunks))
             stored[doc.id] = digest  # a repeated id in one run is written once
-        total = sum(len(c) for _, c in pending)
-        with tqdm(total=total, unit="chunk", desc="embedding", disable=not progress) as bar:
-            self._write_all(pending, bar.update)
-        result.chunks = total
-        result.seconds = time.monotonic() - started
-        return result
+            watch.parsed(1, time.monotonic() - began)
+            watch.chunked(1, len(chunks))
 
     def _write_all(
-        self, pending: list[tuple[StoredDocument, list[Chunk]]], advance: Callable[[int], object]
-    ) -> None:
+        self,
+        pending: list[tuple[StoredDocument, list[Chunk]]],
+        advance: Callable[[int], object],
+        watch: IngestObserver,
+    ) -> bool:
+        """Write in batches; False when the observer stopped the run (after a flush)."""
         last_flush = time.monotonic()
         batch: list[tuple[StoredDocument, list[Chunk]]] = []
         size = 0
@@ -156,25 +262,40 @@ class Ingestor:
             batch.append(item)
             size += len(item[1])
             if size >= self.batch_chunks:
-                self._write_batch(batch)
+                self._write_batch(batch, watch)
                 advance(size)
                 batch, size = [], 0
+                if watch.cancelled():
+                    self._flush(watch)
+                    return False
                 if time.monotonic() - last_flush >= self.flush_seconds:
-                    self.store.flush()
+                    self._flush(watch)
                     last_flush = time.monotonic()
         if batch:
-            self._write_batch(batch)
+            self._write_batch(batch, watch)
             advance(size)
-        self.store.flush()
+        self._flush(watch)
+        return True
 
-    def _write_batch(self, batch: list[tuple[StoredDocument, list[Chunk]]]) -> None:
+    def _flush(self, watch: IngestObserver) -> None:
+        began = time.monotonic()
+        self.store.flush()
+        watch.indexed(0, time.monotonic() - began)
+
+    def _write_batch(
+        self, batch: list[tuple[StoredDocument, list[Chunk]]], watch: IngestObserver
+    ) -> None:
         texts = [embedding_text(c.title, c.text) for _, chunks in batch for c in chunks]
+        began = time.monotonic()
         vectors = self.embedder.embed(texts)
+        embedded = time.monotonic()
+        watch.embedded(len(texts), embedded - began)
         writes, start = [], 0
         for meta, chunks in batch:
             writes.append(DocumentWrite(meta, chunks, vectors[start : start + len(chunks)]))
             start += len(chunks)
         self.store.write(writes)
+        watch.indexed(len(texts), time.monotonic() - embedded)
 
     def _sync_delete(
         self, paths: Sequence[Path], seen: set[str], failures: Sequence[LoadFailure]

@@ -1,0 +1,147 @@
+"""Typed dependencies: the shared services, the authenticated caller, a tenant's KB.
+
+Routes stay thin: they declare `ServicesDep`, `Caller(scope)` or `TenantKB` parameters and
+get objects that are already authenticated, rate-limited and checked for tenancy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+
+from api.auth.keys import KEY_PREFIX
+from api.auth.principal import LOCAL_PRINCIPAL, Principal, Scope
+from api.errors import ApiError, not_found
+from api.services import Services
+from rag.errors import InvalidInputError, KBNotFoundError
+from rag.kb import KBConfig
+from rag.tenancy import owns, stored_name
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def _unauthenticated(message: str) -> ApiError:
+    return ApiError(
+        401,
+        message,
+        type="authentication_error",
+        code="invalid_token",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthenticated("missing bearer token: send 'Authorization: Bearer <API key>'")
+    return token.strip()
+
+
+async def authenticated(request: Request, services: ServicesDep) -> Principal:
+    """The caller, from an API key or a JWT access token; counts against its rate limit."""
+    if services.settings.api_no_auth:
+        principal = LOCAL_PRINCIPAL
+    else:
+        token = bearer_token(request)
+        if token.startswith(KEY_PREFIX):
+            # A key lookup is a SQLite read: off the event loop.
+            found = await asyncio.to_thread(services.keys.authenticate, token)
+            if found is None:
+                raise _unauthenticated("unknown or revoked API key")
+            principal = found
+        else:
+            principal = services.tokens.verify(token)
+            # Revoking a key ends its access tokens too, not only when they expire.
+            if not await asyncio.to_thread(services.keys.is_active, principal.key_id):
+                raise _unauthenticated("the API key behind this access token was revoked")
+    services.limiter.hit(principal.key_id)
+    request.state.principal = principal
+    return principal
+
+
+def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: the authenticated caller, who must hold `scope`."""
+
+    # Plain defaults, not Annotated: under postponed annotations FastAPI resolves annotation
+    # strings in module globals, where this closure's `scope` does not exist.
+    async def dependency(principal: Principal = Depends(authenticated)) -> Principal:
+        if not principal.has(scope):
+            raise ApiError(
+                403,
+                f"this key lacks the '{scope}' scope",
+                type="permission_error",
+                code="insufficient_scope",
+            )
+        return principal
+
+    return dependency
+
+
+Reader = Annotated[Principal, Depends(require("read"))]
+Writer = Annotated[Principal, Depends(require("write"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+
+
+@dataclass(frozen=True)
+class KBRef:
+    """A KB as its tenant names it, and where it is stored."""
+
+    name: str  # the tenant's name for it
+    stored: str  # the registry name
+    config: KBConfig
+    principal: Principal
+
+
+def kb_not_found(name: str) -> ApiError:
+    return not_found(f"no knowledge base named {name!r}", "kb_not_found")
+
+
+async def resolve_kb(services: Services, principal: Principal, name: str) -> KBRef:
+    """The caller's KB `name`; another tenant's KB is reported exactly like a missing one."""
+    try:
+        stored = stored_name(principal.tenant, name)
+    except InvalidInputError:
+        raise kb_not_found(name) from None
+    try:
+        config = await asyncio.to_thread(services.workspace.registry.get, stored)
+    except KBNotFoundError:
+        raise kb_not_found(name) from None
+    if not owns(principal.tenant, config):
+        raise kb_not_found(name)
+    if not principal.may_use(name):
+        raise ApiError(
+            403,
+            f"this key may not use knowledge base {name!r}",
+            type="permission_error",
+            code="kb_not_allowed",
+        )
+    return KBRef(name, stored, config, principal)
+
+
+def kb_access(scope: Scope) -> Callable[..., Awaitable[KBRef]]:
+    """A dependency: the path's `{kb}`, owned by the caller, who holds `scope`."""
+
+    async def dependency(
+        services: ServicesDep,
+        kb: Annotated[str, Path(description="knowledge base name", max_length=63)],
+        principal: Principal = Depends(require(scope)),
+    ) -> KBRef:
+        return await resolve_kb(services, principal, kb)
+
+    return dependency
+
+
+ReadKB = Annotated[KBRef, Depends(kb_access("read"))]
+WriteKB = Annotated[KBRef, Depends(kb_access("write"))]
+AdminKB = Annotated[KBRef, Depends(kb_access("admin"))]

@@ -1,0 +1,169 @@
+"""Errors on the wire: every failure becomes one status and the OpenAI error object.
+
+The mapping from domain errors to statuses lives here and nowhere else. Bodies carry the
+error's own message (domain errors are written for the caller) and the request id; an
+unexpected exception says only "internal error", its trace goes to the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.context import request_id
+from rag.answer.errors import AnswerError
+from rag.errors import (
+    BackendUnavailableError,
+    ConfigError,
+    InvalidInputError,
+    KBExistsError,
+    KBNotFoundError,
+    LoaderError,
+    RagError,
+    StoreError,
+)
+from rag.generation.errors import GeneratorError, GeneratorUnavailableError
+
+log = logging.getLogger("api.errors")
+
+
+class ApiError(Exception):
+    """An error raised by the API layer itself (auth, limits, missing objects)."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str,
+        code: str | None = None,
+        param: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.code = code
+        self.param = param
+        self.headers = dict(headers or {})
+
+
+def not_found(what: str, code: str) -> ApiError:
+    return ApiError(404, what, type="not_found_error", code=code)
+
+
+# Most specific first: the first class an error is an instance of decides.
+_DOMAIN: tuple[tuple[type[RagError], int, str, str], ...] = (
+    (KBNotFoundError, 404, "not_found_error", "kb_not_found"),
+    (KBExistsError, 409, "conflict_error", "kb_exists"),
+    (InvalidInputError, 400, "invalid_request_error", "invalid_input"),
+    (ConfigError, 400, "invalid_request_error", "invalid_config"),
+    (LoaderError, 400, "invalid_request_error", "unreadable_file"),
+    (BackendUnavailableError, 503, "service_unavailable", "backend_unavailable"),
+    (StoreError, 500, "server_error", "store_error"),
+    (GeneratorUnavailableError, 503, "service_unavailable", "generator_unavailable"),
+    (AnswerError, 502, "generator_error", "answer_unusable"),
+    (GeneratorError, 502, "generator_error", "generator_failed"),
+)
+
+
+def domain_status(exc: RagError) -> tuple[int, str, str]:
+    """Status, error type and code of a domain error."""
+    for cls, status, type_, code in _DOMAIN:
+        if isinstance(exc, cls):
+            return status, type_, code
+    return 500, "server_error", "internal"
+
+
+def error_body(
+    message: str, type_: str, code: str | None = None, param: str | None = None
+) -> dict[str, Any]:
+    """The OpenAI error object, with the request id beside it."""
+    return {
+        "error": {"message": message, "type": type_, "param": param, "code": code},
+        "request_id": request_id(),
+    }
+
+
+def error_response(
+    status: int,
+    message: str,
+    type_: str,
+    code: str | None = None,
+    param: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        error_body(message, type_, code, param), status_code=status, headers=dict(headers or {})
+    )
+
+
+def api_error_response(exc: ApiError) -> JSONResponse:
+    return error_response(exc.status, exc.message, exc.type, exc.code, exc.param, exc.headers)
+
+
+def rag_error_response(exc: RagError) -> JSONResponse:
+    status, type_, code = domain_status(exc)
+    if status >= 500 and status not in (502, 503):
+        log.error("domain error %s: %s", type(exc).__name__, exc)
+    return error_response(status, str(exc), type_, code)
+
+
+def _validation_param(exc: RequestValidationError) -> tuple[str, str]:
+    """The first offending field as `body.k`, and a message naming every problem."""
+    problems = []
+    first = None
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()))
+        first = first or loc
+        problems.append(f"{loc}: {err.get('msg', 'invalid')}")
+    return first or "body", "; ".join(problems) or "invalid request"
+
+
+_HTTP_TYPES = {
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "request_too_large",
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every exception through one of the mappings above."""
+
+    async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
+        return api_error_response(exc)
+
+    async def on_rag_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RagError)
+        return rag_error_response(exc)
+
+    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        param, message = _validation_param(exc)
+        return error_response(422, message, "invalid_request_error", "invalid_field", param)
+
+    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        type_ = _HTTP_TYPES.get(exc.status_code, "invalid_request_error")
+        headers = dict(exc.headers or {})
+        return error_response(exc.status_code, str(exc.detail), type_, None, None, headers)
+
+    async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return error_response(500, "internal error", "server_error", "internal")
+
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(RagError, on_rag_error)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -1,0 +1,42 @@
+"""Opened KBs, shared by every request: opening a KB loads its vector index, so do it once."""
+
+from __future__ import annotations
+
+import threading
+
+from rag.workspace import OpenKB, Workspace
+
+
+class KBPool:
+    """Opens each KB once and hands the same `OpenKB` to every caller; thread-safe."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self._open: dict[str, OpenKB] = {}
+        self._lock = threading.Lock()
+
+    def get(self, stored_name: str) -> OpenKB:
+        """The opened KB (blocking: the first call loads it; run it off the event loop)."""
+        with self._lock:
+            kb = self._open.get(stored_name)
+            if kb is None:
+                kb = self._open[stored_name] = self.workspace.open(stored_name)
+            return kb
+
+    def evict(self, stored_name: str) -> None:
+        """Close and forget a KB (before it is dropped)."""
+        with self._lock:
+            kb = self._open.pop(stored_name, None)
+        if kb is not None:
+            kb.close()
+
+    def drop(self, stored_name: str) -> None:
+        """Delete a KB and everything stored for it."""
+        self.evict(stored_name)
+        self.workspace.drop(stored_name)
+
+    def close(self) -> None:
+        with self._lock:
+            opened, self._open = list(self._open.values()), {}
+        for kb in opened:
+            kb.close()

@@ -1,0 +1,35 @@
+"""Operations: liveness, readiness and Prometheus metrics (no authentication, no /v1)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from api.deps import ServicesDep
+from api.readiness import Warmup, checks, is_ready
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="The process is alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Models loaded and backends reachable")
+async def readyz(request: Request, services: ServicesDep) -> JSONResponse:
+    warmup: Warmup = request.app.state.warmup
+    results = await checks(services.settings, services.workspace, warmup)
+    ready = is_ready(results)
+    body = {"status": "ready" if ready else "not_ready", "checks": results}
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics")
+async def metrics(services: ServicesDep) -> Response:
+    stats = getattr(services.embedder, "stats", None)
+    if stats is not None:
+        services.metrics.embed_batches.set(stats.batches)
+        services.metrics.embed_texts.set(stats.texts)
+    return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)

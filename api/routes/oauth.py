@@ -1,0 +1,139 @@
+"""OAuth2 client credentials (RFC 6749 4.4): trade an API key for a short-lived access token.
+
+`client_id` is the key id and `client_secret` the whole API key, sent in the form or as HTTP
+Basic auth (2.3.1). Errors use the service's error object with the OAuth error name as `code`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Annotated, Literal
+from urllib.parse import unquote_plus
+
+from fastapi import APIRouter, Form, Request, Response
+from pydantic import BaseModel, Field
+
+from api.auth.keys import ordered_scopes
+from api.auth.principal import SCOPES, Principal, Scope
+from api.deps import ServicesDep
+from api.errors import ApiError
+
+router = APIRouter(tags=["auth"])
+
+GRANT_TYPE = "client_credentials"
+
+
+class TokenResponse(BaseModel):
+    """RFC 6749 5.1 access-token response."""
+
+    access_token: str = Field(description="a signed JWT; send it as `Authorization: Bearer`")
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int = Field(description="seconds until the token expires", examples=[900])
+    scope: str = Field(description="the token's scopes, space-separated", examples=["read write"])
+
+
+def _bad_request(message: str, code: str, param: str | None = None) -> ApiError:
+    return ApiError(400, message, type="invalid_request_error", code=code, param=param)
+
+
+def _invalid_client(basic: bool) -> ApiError:
+    # RFC 6749 5.2: a client that authenticated through the header is challenged in its scheme.
+    challenge = 'Basic realm="rag-service"' if basic else "Bearer"
+    return ApiError(
+        401,
+        "invalid client credentials",
+        type="authentication_error",
+        code="invalid_client",
+        headers={"WWW-Authenticate": challenge},
+    )
+
+
+def basic_credentials(request: Request) -> tuple[str, str] | None:
+    """`(client_id, client_secret)` from an `Authorization: Basic` header; None without one."""
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except ValueError:  # bad base64 (binascii.Error), non-ASCII input, non-UTF-8 bytes
+        raise _invalid_client(basic=True) from None
+    client_id, sep, secret = decoded.partition(":")
+    if not sep:
+        raise _invalid_client(basic=True)
+    # 2.3.1: both parts are form-urlencoded before they are joined and encoded.
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+def requested_scopes(principal: Principal, scope: str | None) -> frozenset[Scope]:
+    """The scopes asked for (all the key's when none are); each must be within the key's."""
+    if scope is None or not scope.strip():
+        return principal.scopes
+    granted: set[Scope] = set()
+    for name in scope.split():
+        matched = next((s for s in SCOPES if s == name), None)
+        if matched is None or not principal.has(matched):
+            raise _bad_request(
+                f"scope {name!r} is not one this key holds", "invalid_scope", param="scope"
+            )
+        granted.add(matched)
+    return frozenset(granted)
+
+
+@router.post(
+    "/oauth/token",
+    response_model=TokenResponse,
+    summary="Issue an access token (OAuth2 client credentials)",
+    responses={
+        400: {"description": "unsupported grant type or invalid scope"},
+        401: {"description": "invalid client credentials"},
+        429: {"description": "the key's request rate limit is reached"},
+    },
+)
+async def issue_token(
+    request: Request,
+    response: Response,
+    services: ServicesDep,
+    grant_type: Annotated[str, Form(max_length=64, description="must be `client_credentials`")],
+    client_id: Annotated[
+        str | None, Form(max_length=64, description="the API key's id (or use HTTP Basic)")
+    ] = None,
+    client_secret: Annotated[
+        str | None, Form(max_length=256, description="the whole API key (or use HTTP Basic)")
+    ] = None,
+    scope: Annotated[
+        str | None,
+        Form(max_length=256, description="space-separated subset of the key's scopes"),
+    ] = None,
+) -> TokenResponse:
+    """Trade an API key for a short-lived JWT carrying the same tenant, scopes and KBs."""
+    if grant_type != GRANT_TYPE:
+        raise _bad_request(
+            f"unsupported grant_type {grant_type!r}: use {GRANT_TYPE!r}",
+            "unsupported_grant_type",
+            param="grant_type",
+        )
+    basic = basic_credentials(request)
+    if basic is not None and (client_id is not None or client_secret is not None):
+        # 2.3: a client must not use more than one authentication method in a request.
+        raise _bad_request(
+            "send client credentials either as HTTP Basic auth or in the form, not both",
+            "invalid_request",
+        )
+    if basic is not None:
+        client_id, client_secret = basic
+    if not client_id or not client_secret:
+        raise _invalid_client(basic=basic is not None)
+    # A key lookup is a SQLite read: off the event loop.
+    principal = await asyncio.to_thread(services.keys.authenticate, client_secret)
+    if principal is None or principal.key_id != client_id:
+        raise _invalid_client(basic=basic is not None)
+    services.limiter.hit(principal.key_id)
+    granted = requested_scopes(principal, scope)
+    token, expires_in = services.tokens.issue(principal, granted)
+    # 5.1: responses holding tokens must not be cached.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return TokenResponse(
+        access_token=token, expires_in=expires_in, scope=" ".join(ordered_scopes(granted))
+    )

@@ -1,0 +1,112 @@
+"""`rag keys create|list|revoke` as an operator drives them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from api.auth.keys import KeyStore
+from rag.cli import app
+from rag.config import get_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    yield tmp_path / "data"
+    get_settings.cache_clear()
+
+
+def rag(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def store(data_dir: Path) -> KeyStore:
+    return KeyStore(data_dir / "api" / "keys.db")
+
+
+def test_create_prints_the_key_once_and_stores_only_its_hash(data_dir: Path) -> None:
+    code, out = rag(
+        "keys", "create", "--tenant", "acme", "--scope", "read", "--scope", "write",
+        "--kb", "handbook", "--name", "nightly", "--json",
+    )  # fmt: skip
+    assert code == 0, out
+    created = json.loads(out[: out.rindex("}") + 1])
+    assert "cannot be shown again" in out
+    assert created["tenant"] == "acme" and created["scopes"] == ["read", "write"]
+    assert created["kbs"] == ["handbook"] and created["name"] == "nightly"
+
+    keys = store(data_dir)
+    try:
+        principal = keys.authenticate(created["key"])
+    finally:
+        keys.close()
+    assert principal is not None and principal.key_id == created["key_id"]
+    on_disk = b"".join(p.read_bytes() for p in (data_dir / "api").iterdir())
+    assert created["key"].encode() not in on_disk
+
+
+def test_plain_create_shows_the_key_on_its_own_line(data_dir: Path) -> None:
+    code, out = rag("keys", "create", "--tenant", "acme", "--scope", "admin")
+    assert code == 0, out
+    lines = out.splitlines()
+    key = next(line for line in lines if line.startswith("rag_"))
+    assert "all KBs" in lines[0]
+    assert "cannot be shown again" in out
+    keys = store(data_dir)
+    try:
+        assert keys.authenticate(key) is not None
+    finally:
+        keys.close()
+
+
+def test_list_never_shows_secrets_and_filters_by_tenant(data_dir: Path) -> None:
+    _, out = rag("keys", "create", "--tenant", "acme", "--scope", "read", "--json")
+    acme = json.loads(out[: out.rindex("}") + 1])
+    rag("keys", "create", "--tenant", "globex", "--scope", "read")
+
+    code, listing = rag("keys", "list")
+    assert code == 0 and acme["key_id"] in listing and "globex" in listing
+    assert acme["key"] not in listing
+
+    code, listing = rag("keys", "list", "--tenant", "acme", "--json")
+    rows = json.loads(listing)
+    assert code == 0 and [r["key_id"] for r in rows] == [acme["key_id"]]
+    assert "key" not in rows[0] and "key_hash" not in rows[0]
+    assert acme["key"] not in listing
+
+
+def test_revoke_disables_the_key(data_dir: Path) -> None:
+    _, out = rag("keys", "create", "--tenant", "acme", "--scope", "read", "--json")
+    created = json.loads(out[: out.rindex("}") + 1])
+
+    code, out = rag("keys", "revoke", created["key_id"])
+    assert code == 0 and f"revoked {created['key_id']}" in out
+    code, out = rag("keys", "revoke", created["key_id"])
+    assert code == 0 and "already revoked" in out
+    _, listing = rag("keys", "list", "--json")
+    assert json.loads(listing)[0]["revoked_at"] is not None
+    keys = store(data_dir)
+    try:
+        assert keys.authenticate(created["key"]) is None
+    finally:
+        keys.close()
+
+
+def test_errors_are_one_line_with_exit_code_2(data_dir: Path) -> None:
+    code, out = rag("keys", "revoke", "nosuchkey123")
+    assert code == 2 and out.strip() == "error: no API key with id 'nosuchkey123'"
+    code, out = rag("keys", "create", "--tenant", "Not A Tenant", "--scope", "read")
+    assert code == 2 and out.startswith("error: invalid tenant")
+    code, out = rag("keys", "create", "--tenant", "acme", "--scope", "read", "--kb", "a__b")
+    assert code == 2 and out.startswith("error: invalid KB name")
+    code, out = rag("keys", "create", "--tenant", "acme", "--scope", "root")
+    assert code == 2 and out.startswith("error: unknown scope")
