@@ -7,6 +7,7 @@ get objects that are already authenticated, rate-limited and checked for tenancy
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
@@ -40,6 +41,16 @@ def _unauthenticated(message: str) -> ApiError:
     )
 
 
+def _loopback_client(request: Request) -> bool:
+    # Test transports name their client "testclient"; a TCP peer is always an IP address.
+    if request.client is None:
+        return True
+    try:
+        return ipaddress.ip_address(request.client.host).is_loopback
+    except ValueError:
+        return True
+
+
 def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -51,6 +62,15 @@ def bearer_token(request: Request) -> str:
 async def authenticated(request: Request, services: ServicesDep) -> Principal:
     """The caller, from an API key or a JWT access token; counts against its rate limit."""
     if services.settings.api_no_auth:
+        if not _loopback_client(request):
+            # Defence in depth: `rag serve` refuses a non-loopback bind in this mode, but an
+            # app started some other way (uvicorn --factory) must not serve strangers either.
+            raise ApiError(
+                403,
+                "this service runs in no-auth local mode and serves only loopback clients",
+                type="permission_error",
+                code="local_mode_only",
+            )
         principal = LOCAL_PRINCIPAL
     else:
         token = bearer_token(request)

@@ -165,3 +165,14 @@ def test_health_ready_metrics(api: Api) -> None:
     api.client.get("/v1/kbs")
     text = api.client.get("/metrics").text
     assert 'rag_http_requests_total{method="GET",route="/v1/kbs",status="401"}' in text
+
+
+def test_local_mode_refuses_remote_clients(local_api: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    remote = TestClient(local_api.client.app, client=("203.0.113.7", 5000))
+    refused = remote.get("/v1/kbs")
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "local_mode_only"
+    loopback = TestClient(local_api.client.app, client=("127.0.0.1", 5000))
+    assert loopback.get("/v1/kbs").status_code == 200
