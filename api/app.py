@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -37,6 +39,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        executor = ThreadPoolExecutor(settings.api_worker_threads, thread_name_prefix="api")
+        asyncio.get_running_loop().set_default_executor(executor)
         built = services or Services.build(settings, metrics=metrics)
         app.state.services = built
         warmup = Warmup(built.router, built.router.resolve("general"))
@@ -50,6 +54,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             yield
         finally:
             await built.aclose()
+            executor.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(
         title="rag-service",

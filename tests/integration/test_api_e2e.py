@@ -50,7 +50,13 @@ def _profiles() -> dict[str, object]:
     url = os.environ.get("RAG_VLLM_URL")
     if url:
         model = httpx.get(f"{url.rstrip('/')}/v1/models", timeout=5).json()["data"][0]["id"]
-        profiles["moe"] = {"backend": "vllm", "endpoint": url, "model": model, "max_tokens": 96}
+        profiles["moe"] = {
+            "backend": "vllm",
+            "endpoint": url,
+            "model": model,
+            "max_tokens": 256,
+            "timeout": 60,
+        }
     return profiles
 
 
