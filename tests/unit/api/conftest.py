@@ -138,3 +138,10 @@ def api(api_settings: Settings, generator: AnsweringGenerator) -> Iterator[Api]:
 def local_api(api_settings: Settings, generator: AnsweringGenerator) -> Iterator[Api]:
     """No-auth local mode: every request is tenant `default` with admin."""
     yield from build_api(api_settings.model_copy(update={"api_no_auth": True}), generator)
+
+
+@pytest.fixture
+def limited(api_settings: Settings, generator: AnsweringGenerator) -> Iterator[Api]:
+    """Tight limits: 3 requests and 20 generated tokens per minute per key."""
+    settings = api_settings.model_copy(update={"api_rate_requests": 3, "api_rate_tokens": 20})
+    yield from build_api(settings, generator)
