@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from openai import OpenAI
+from serving import RAG, serving
 
 from api.client import RagClient
 from rag.generation.packaged_model import PACKAGED_NAME, packaged_model_dir
@@ -29,7 +27,6 @@ DOCS = {
     "copper.md": "# Copper\n\nCopper conducts electricity well, so electric wires are copper.\n",
     "ledger.md": "# Ledger\n\nA ledger is the book where a business records every transaction.\n",
 }
-RAG = str(Path(sys.executable).with_name("rag"))
 
 
 @dataclass
@@ -37,12 +34,6 @@ class Server:
     base: str
     key: str
     log: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _profiles() -> dict[str, object]:
@@ -86,36 +77,10 @@ def server(
         check=True,
     )
     key = json.loads(created.stdout)["key"]
-    port = _free_port()
     log = root / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [RAG, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 240
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"rag serve exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"rag serve was not ready in 240 s:\n{log.read_text()[-4000:]}")
-            time.sleep(0.5)
+    # The packaged generator warms up before /readyz says ready: allow for a cold machine.
+    with serving(env, log, extra=(), ready="/readyz", timeout=240) as (_, base):
         yield Server(base, key, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")

@@ -12,29 +12,19 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from serving import serving
 
 pytestmark = pytest.mark.slow
 
-RAG = str(Path(sys.executable).with_name("rag"))
 RECORDS = 200
 JOB_WAIT = 300.0  # seconds; generous for 2 shared cores
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def corpus() -> bytes:
@@ -43,38 +33,6 @@ def corpus() -> bytes:
         for n in range(RECORDS)
     ]
     return "\n".join(lines).encode()
-
-
-@contextmanager
-def serving(env: dict[str, str], log: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """`rag serve --no-auth` on a free loopback port, until it answers /healthz."""
-    port = _free_port()
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [RAG, "serve", "--host", "127.0.0.1", "--port", str(port), "--no-auth"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"rag serve exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"rag serve did not start in 120 s:\n{log.read_text()[-4000:]}")
-            time.sleep(0.25)
-        yield proc, base
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=30)
 
 
 def poll(base: str, job_id: str, until: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:

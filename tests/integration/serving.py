@@ -1,0 +1,65 @@
+"""`rag serve` as a real process on a free loopback port, for the end-to-end API tests."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+RAG = str(Path(sys.executable).with_name("rag"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(
+    env: dict[str, str],
+    log: Path,
+    *,
+    extra: Sequence[str] = ("--no-auth",),
+    ready: str = "/healthz",
+    timeout: float = 120.0,
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """The process and its base URL once `ready` answers 200; stopped (SIGTERM) on exit."""
+    port = free_port()
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [RAG, "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"rag serve exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+            try:
+                if httpx.get(f"{base}{ready}", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"rag serve was not ready in {timeout:g} s:\n{log.read_text()[-4000:]}")
+            time.sleep(0.25)
+        yield proc, base
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=30)
