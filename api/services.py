@@ -53,7 +53,7 @@ class Services:
             inner,
             settings.embed_batch_window_ms,
             settings.embed_max_batch,
-            enabled=settings.embed_batch_window_ms > 0,
+            enabled=settings.embed_batching,
         )
         workspace = Workspace(settings, embedder=shared)
         kbs = KBPool(workspace)

@@ -1,7 +1,7 @@
 """HTTP load on a real `rag serve`: search and answer at fixed concurrencies, batching off vs on.
 
 Servers run side by side on loopback over the same SciFact KB (`bench.api_kb`): `rag serve`
-with query micro-batching off (RAG_EMBED_BATCH_WINDOW_MS=0) and on, and, with `--threads N`,
+with query micro-batching off (RAG_EMBED_BATCHING=0) and on, and, with `--threads N`,
 the same pair with N worker threads (RAG_API_WORKER_THREADS) instead of the default 64, to
 show how the thread pool caps the batches. A level is a fixed number of requests sent by C
 concurrent httpx clients, each sending its next request when its last one returned (closed
@@ -291,7 +291,7 @@ def parse_args() -> argparse.Namespace:
     )
     add("--answer-budget", type=float, default=480.0, help="seconds for all answer levels")
     add("--max-tokens", type=int, default=96, help="answer budget in tokens")
-    add("--window-ms", type=float, default=5.0, help="batching window when on")
+    add("--window-ms", type=float, default=0.0, help="batching window when on")
     add("--request-timeout", type=float, help="RAG_API_REQUEST_TIMEOUT (default: the service's)")
     add("--client-timeout", type=float, default=1200.0)
     add("--ready-timeout", type=float, default=900.0, help="the first start converts a model")
@@ -316,7 +316,11 @@ def start_all(args: argparse.Namespace, variants: list[Variant]) -> dict[Variant
     servers: dict[Variant, Server] = {}
     try:
         for v in variants:
-            extra = {**env, "RAG_EMBED_BATCH_WINDOW_MS": str(args.window_ms if v.batching else 0)}
+            extra = {
+                **env,
+                "RAG_EMBED_BATCHING": "1" if v.batching else "0",
+                "RAG_EMBED_BATCH_WINDOW_MS": str(args.window_ms),
+            }
             if args.vllm and v == Variant(True):
                 extra["RAG_GENERATOR_PROFILES"] = vllm_profiles(
                     os.environ["RAG_VLLM_URL"], args.max_tokens
@@ -361,7 +365,7 @@ def main() -> None:
             "KB built with": kb["built_with"],
             "queries": f"the {len(queries)} SciFact test claims, in order",
             "clients": "one httpx.AsyncClient process on the same machine, closed loop",
-            "batching": f"off: RAG_EMBED_BATCH_WINDOW_MS=0; on: {window}",
+            "batching": f"off: RAG_EMBED_BATCHING=0; on: {window}",
             "servers": "; ".join(v.name for v in variants),
         },
         tables,

@@ -76,8 +76,11 @@ class Settings(BaseSettings):
     api_jwt_ttl: int = Field(default=900, ge=30, le=86_400)
     # HS256 signing secret; when unset one is generated once and kept under the data dir.
     api_jwt_secret: SecretStr | None = None
-    # Query embeddings arriving within this window are encoded together (0 turns it off).
-    embed_batch_window_ms: float = Field(default=5.0, ge=0.0, le=1000.0)
+    # One thread owns the embedder; queries that queue while it encodes are encoded together
+    # in the next batch. A window makes the first query of a batch wait for more as well:
+    # bench/api_load.py measured no gain from 5 ms at 32 clients and a 12% cost at 1 client.
+    embed_batching: bool = True
+    embed_batch_window_ms: float = Field(default=0.0, ge=0.0, le=1000.0)
     embed_max_batch: int = Field(default=64, ge=1, le=4096)
     # Threads that run the API's blocking work (search, embedding waits, SQLite). Python's
     # default, min(32, cores + 4), is 6 here: too few requests then wait in the micro-batcher
