@@ -16,11 +16,11 @@ from fastapi import Depends, Path, Request
 
 from api.auth.keys import KEY_PREFIX
 from api.auth.principal import LOCAL_PRINCIPAL, Principal, Scope
-from api.errors import ApiError, not_found
+from api.errors import ApiError, invalid_token, not_found
 from api.services import Services
 from rag.errors import InvalidInputError, KBNotFoundError
 from rag.kb import KBConfig
-from rag.tenancy import owns, stored_name
+from rag.tenancy import owns, public_name, stored_name
 
 
 def get_services(request: Request) -> Services:
@@ -29,16 +29,6 @@ def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-
-
-def _unauthenticated(message: str) -> ApiError:
-    return ApiError(
-        401,
-        message,
-        type="authentication_error",
-        code="invalid_token",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
 
 
 def _loopback_client(request: Request) -> bool:
@@ -55,7 +45,7 @@ def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise _unauthenticated("missing bearer token: send 'Authorization: Bearer <API key>'")
+        raise invalid_token("missing bearer token: send 'Authorization: Bearer <API key>'")
     return token.strip()
 
 
@@ -78,13 +68,13 @@ async def authenticated(request: Request, services: ServicesDep) -> Principal:
             # A key lookup is a SQLite read: off the event loop.
             found = await asyncio.to_thread(services.keys.authenticate, token)
             if found is None:
-                raise _unauthenticated("unknown or revoked API key")
+                raise invalid_token("unknown or revoked API key")
             principal = found
         else:
             principal = services.tokens.verify(token)
             # Revoking a key ends its access tokens too, not only when they expire.
             if not await asyncio.to_thread(services.keys.is_active, principal.key_id):
-                raise _unauthenticated("the API key behind this access token was revoked")
+                raise invalid_token("the API key behind this access token was revoked")
     services.limiter.hit(principal.key_id)
     request.state.principal = principal
     return principal
@@ -147,6 +137,12 @@ async def resolve_kb(services: Services, principal: Principal, name: str) -> KBR
             code="kb_not_allowed",
         )
     return KBRef(name, stored, config, principal)
+
+
+async def visible_kbs(services: Services, principal: Principal) -> list[KBConfig]:
+    """The KBs the caller may see: its tenant's, on its key's allow-list if it has one."""
+    configs = await asyncio.to_thread(services.workspace.list)
+    return [c for c in configs if owns(principal.tenant, c) and principal.may_use(public_name(c))]
 
 
 def kb_access(scope: Scope) -> Callable[..., Awaitable[KBRef]]:

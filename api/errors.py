@@ -59,6 +59,17 @@ def not_found(what: str, code: str) -> ApiError:
     return ApiError(404, what, type="not_found_error", code=code)
 
 
+def invalid_token(message: str) -> ApiError:
+    """401 for a missing, unknown, revoked or expired bearer token."""
+    return ApiError(
+        401,
+        message,
+        type="authentication_error",
+        code="invalid_token",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
 # Most specific first: the first class an error is an instance of decides.
 _DOMAIN: tuple[tuple[type[RagError], int, str, str], ...] = (
     (KBNotFoundError, 404, "not_found_error", "kb_not_found"),
@@ -90,6 +101,14 @@ def error_body(
         "error": {"message": message, "type": type_, "param": param, "code": code},
         "request_id": request_id(),
     }
+
+
+def exception_body(exc: ApiError | RagError) -> dict[str, Any]:
+    """The error body of an API or domain error, for a stream that has already started."""
+    if isinstance(exc, ApiError):
+        return error_body(exc.message, exc.type, exc.code, exc.param)
+    _, type_, code = domain_status(exc)
+    return error_body(str(exc), type_, code)
 
 
 def error_response(

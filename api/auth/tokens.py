@@ -19,7 +19,7 @@ from typing import Any
 import jwt
 
 from api.auth.principal import SCOPES, Principal, Scope
-from api.errors import ApiError
+from api.errors import invalid_token
 from rag.config import Settings
 from rag.errors import ConfigError, InvalidInputError
 
@@ -33,16 +33,6 @@ SECRET_FILE = "jwt.secret"
 # Far above any token we issue; refuses absurd input before any parsing.
 MAX_TOKEN_CHARS = 4096
 _REQUIRED = ["sub", "tenant", "scopes", "iat", "exp", "iss", "jti"]
-
-
-def invalid_token(message: str) -> ApiError:
-    return ApiError(
-        401,
-        message,
-        type="authentication_error",
-        code="invalid_token",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
 
 
 class TokenIssuer:

@@ -27,7 +27,7 @@ import anyio
 from fastapi import APIRouter
 
 from api.deps import Reader, ServicesDep
-from api.errors import ApiError, domain_status, error_body
+from api.errors import ApiError, error_body, exception_body
 from api.metrics import record_answer, record_answer_failure
 from api.openai.condense import condense
 from api.openai.extract import FieldStream, TrimmedText
@@ -327,7 +327,7 @@ async def _chunks(run: StreamRun, events: AsyncIterator[StreamEvent]) -> AsyncIt
             yield reply.chunk(None, usage=usage(answer))
     except (RagError, ApiError) as exc:
         record_answer_failure(services.metrics, run.profile, exc)
-        yield event(None, _error(exc))
+        yield event(None, exception_body(exc))
     except Exception:  # the stream has started: no status left to send, so say it inside
         log.exception("chat completion stream failed")
         yield event(None, error_body("internal error", "server_error", "internal"))
@@ -337,10 +337,3 @@ async def _chunks(run: StreamRun, events: AsyncIterator[StreamEvent]) -> AsyncIt
         with anyio.CancelScope(shield=True):
             await aclose(events)
     yield DONE
-
-
-def _error(exc: RagError | ApiError) -> dict[str, Any]:
-    if isinstance(exc, ApiError):
-        return error_body(exc.message, exc.type, exc.code, exc.param)
-    _, type_, code = domain_status(exc)
-    return error_body(str(exc), type_, code)

@@ -7,19 +7,18 @@ picker is also the KB and model picker.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path
 
 from api.auth.principal import Principal
-from api.deps import KBRef, Reader, ServicesDep, resolve_kb
+from api.deps import KBRef, Reader, ServicesDep, resolve_kb, visible_kbs
 from api.errors import ApiError
 from api.openai.schemas import ModelList, ModelObject
 from api.services import Services
 from rag.kb import KBConfig
-from rag.tenancy import owns, public_name
+from rag.tenancy import public_name
 
 router = APIRouter(tags=["openai"])
 
@@ -94,13 +93,10 @@ def _objects(config: KBConfig, ids: list[str]) -> list[ModelObject]:
     "on the key's allow-list",
 )
 async def list_models(principal: Reader, services: ServicesDep) -> ModelList:
-    configs = await asyncio.to_thread(services.workspace.list)
     profiles = services.router.names
     data: list[ModelObject] = []
-    for config in configs:
-        name = public_name(config)
-        if owns(principal.tenant, config) and principal.may_use(name):
-            data.extend(_objects(config, model_ids(name, profiles)))
+    for config in await visible_kbs(services, principal):
+        data.extend(_objects(config, model_ids(public_name(config), profiles)))
     return ModelList(data=data)
 
 

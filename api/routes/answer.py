@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import KBRef, ReadKB, ServicesDep
-from api.errors import ApiError, domain_status, error_body
+from api.errors import ApiError, error_body, exception_body
 from api.metrics import record_answer, record_answer_failure
 from api.routes.search import FilterValue
 from api.services import Services
@@ -108,20 +108,12 @@ async def _sse(
                 yield event("answer", item.answer.as_json())
     except (RagError, ApiError) as exc:
         record_answer_failure(services.metrics, profile, exc)
-        yield event("error", _stream_error(exc))
+        yield event("error", exception_body(exc))
     except Exception:  # the stream has started: no status left to send, so say it inside
         log.exception("answer stream failed")
         yield event("error", error_body("internal error", "server_error", "internal"))
     finally:
         await aclose(events)
-
-
-def _stream_error(exc: Exception) -> dict[str, Any]:
-    if isinstance(exc, ApiError):
-        return error_body(exc.message, exc.type, exc.code, exc.param)
-    assert isinstance(exc, RagError)
-    _, type_, code = domain_status(exc)
-    return error_body(str(exc), type_, code)
 
 
 def _passage(p: Any) -> dict[str, Any]:

@@ -8,10 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import Admin, AdminKB, KBRef, Reader, ReadKB, ServicesDep
+from api.deps import Admin, AdminKB, KBRef, Reader, ReadKB, ServicesDep, visible_kbs
 from api.services import Services
 from rag.kb import KBConfig
-from rag.tenancy import owns, public_name, stored_name
+from rag.tenancy import public_name, stored_name
 from rag.types import EngineKind, IndexKind
 
 router = APIRouter(tags=["knowledge bases"])
@@ -73,8 +73,7 @@ def _describe(services: Services, config: KBConfig) -> KBOut:
 
 @router.get("/kbs", response_model=KBList, summary="List the caller's KBs")
 async def list_kbs(services: ServicesDep, principal: Reader) -> KBList:
-    configs = await asyncio.to_thread(services.workspace.list)
-    mine = [c for c in configs if owns(principal.tenant, c) and principal.may_use(public_name(c))]
+    mine = await visible_kbs(services, principal)
     # Counts need the KB open; listing must not load every index, so they come with GET.
     return KBList(data=[_out(c, None, None) for c in mine])
 

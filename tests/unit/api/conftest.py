@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,7 +142,19 @@ def local_api(api_settings: Settings, generator: AnsweringGenerator) -> Iterator
 
 
 @pytest.fixture
-def limited(api_settings: Settings, generator: AnsweringGenerator) -> Iterator[Api]:
+def api_with(api_settings: Settings, generator: AnsweringGenerator) -> Iterator[Callable[..., Api]]:
+    """Builds apps with settings changed, `api_with(api_max_upload_bytes=2048)`; all closed."""
+    with ExitStack() as stack:
+
+        def make(**updates: Any) -> Api:
+            built = build_api(api_settings.model_copy(update=updates), generator)
+            stack.callback(built.close)  # leaves the lifespan once the test is done
+            return next(built)
+
+        yield make
+
+
+@pytest.fixture
+def limited(api_with: Callable[..., Api]) -> Api:
     """Tight limits: 3 requests and 20 generated tokens per minute per key."""
-    settings = api_settings.model_copy(update={"api_rate_requests": 3, "api_rate_tokens": 20})
-    yield from build_api(settings, generator)
+    return api_with(api_rate_requests=3, api_rate_tokens=20)

@@ -7,13 +7,6 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.services import Services
-from rag.config import Settings
-from rag.embedding.fake import HashingEmbedder
-from rag.generation.base import Generator
-from rag.generation.router import GeneratorRouter
-
 Api = Any  # the `api` fixture of conftest.py
 Headers = dict[str, str]
 
@@ -131,24 +124,17 @@ def test_bad_bodies_name_the_problem(api: Api) -> None:
     assert list((api.services.settings.api_dir / "uploads").iterdir()) == []  # nothing left
 
 
-def test_upload_over_the_limit_is_413(api_settings: Settings, generator: Generator) -> None:
-    small = api_settings.model_copy(update={"api_max_upload_bytes": 2048, "api_no_auth": True})
-    router = GeneratorRouter(
-        small.generator_profiles,
-        small.default_profile,
-        small.domain_profiles,
-        small.cache_dir,
-        build=lambda profile, cache: generator,
-    )
-    services = Services.build(small, router=router, embedder=HashingEmbedder(dim=32))
-    with TestClient(create_app(small, services)) as client:
-        assert client.post("/v1/kbs", json={"name": "docs"}).status_code == 201
-        big = [("files", ("big.txt", b"x" * 4096, "text/plain"))]
-        response = client.post("/v1/kbs/docs/documents", files=big)
-        assert response.status_code == 413
-        assert error(response)["type"] == "request_too_large"
-        assert list((small.api_dir / "uploads").iterdir()) == []
-        assert client.get("/v1/kbs/docs/jobs").json()["data"] == []
+def test_upload_over_the_limit_is_413(api_with: Any) -> None:
+    small = api_with(api_max_upload_bytes=2048, api_no_auth=True)
+    client = small.client
+    assert client.post("/v1/kbs", json={"name": "docs"}).status_code == 201
+    big = [("files", ("big.txt", b"x" * 4096, "text/plain"))]
+    response = client.post("/v1/kbs/docs/documents", files=big)
+    assert response.status_code == 413
+    assert error(response)["type"] == "request_too_large"
+    assert error(response)["code"] == "upload_too_large"
+    assert list((small.services.settings.api_dir / "uploads").iterdir()) == []
+    assert client.get("/v1/kbs/docs/jobs").json()["data"] == []
 
 
 def test_job_routes_scopes_and_tenants(api: Api) -> None:
