@@ -14,10 +14,10 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
-from api.auth.keys import KEY_PREFIX
-from api.auth.principal import LOCAL_PRINCIPAL, Principal, Scope
 from api.errors import ApiError, invalid_token, not_found
 from api.services import Services
+from controlplane.keys import KEY_PREFIX
+from controlplane.principal import LOCAL_PRINCIPAL, Principal, Scope
 from rag.errors import InvalidInputError, KBNotFoundError
 from rag.kb import KBConfig
 from rag.tenancy import owns, public_name, stored_name

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.context import request_id
+from indexer.jobs.errors import JobFinishedError, JobNotFoundError
 from rag.answer.errors import AnswerError
 from rag.errors import (
     BackendUnavailableError,
@@ -72,6 +73,8 @@ def invalid_token(message: str) -> ApiError:
 
 # Most specific first: the first class an error is an instance of decides.
 _DOMAIN: tuple[tuple[type[RagError], int, str, str], ...] = (
+    (JobNotFoundError, 404, "not_found_error", "job_not_found"),
+    (JobFinishedError, 409, "conflict_error", "job_finished"),
     (KBNotFoundError, 404, "not_found_error", "kb_not_found"),
     (KBExistsError, 409, "conflict_error", "kb_exists"),
     (InvalidInputError, 400, "invalid_request_error", "invalid_input"),

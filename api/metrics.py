@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from indexer.jobs.metrics import JobMetrics
 from rag.answer.errors import AnswerError
 from rag.answer.types import Answer
 
@@ -53,13 +54,8 @@ class Metrics:
             ["profile"],
             registry=r,
         )
-        self.ingested = Counter(
-            "rag_ingest_items",
-            "ingestion progress by stage (documents or chunks)",
-            ["stage"],
-            registry=r,
-        )
-        self.jobs = Gauge("rag_ingest_jobs", "ingestion jobs by state", ["state"], registry=r)
+        # Ingestion jobs register their own series (indexer.jobs.metrics) in this registry.
+        self.job = JobMetrics(r)
         # Gauges set from the batcher's own totals at each scrape (it counts, not us).
         self.embed_batches = Gauge(
             "rag_embed_batches",

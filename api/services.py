@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from api.auth.keys import KeyStore
 from api.auth.tokens import TokenIssuer
-from api.batching import MicroBatchingEmbedder, batched
-from api.jobs.manager import JobManager
 from api.metrics import Metrics
-from api.pool import KBPool
 from api.ratelimit import RateLimiter
+from controlplane.keys import KeyStore
+from indexer.jobs.manager import JobManager
 from rag.answer import Answerer
 from rag.config import Settings
 from rag.embedding import Embedder, load_embedder
+from rag.embedding.batching import MicroBatchingEmbedder, batched
 from rag.generation.router import GeneratorRouter
+from rag.pool import KBPool
 from rag.workspace import Workspace
 
 
@@ -69,7 +69,7 @@ class Services:
             keys=KeyStore(settings.api_dir / "keys.db"),
             tokens=TokenIssuer.from_settings(settings),
             limiter=RateLimiter(settings.api_rate_requests, settings.api_rate_tokens),
-            jobs=JobManager(settings, kbs, metrics),
+            jobs=JobManager(settings, kbs, metrics.job),
             metrics=metrics,
         )
 

@@ -34,7 +34,7 @@ from bench.api_server import Server, start_server
 from bench.machine import load_average, machine_info
 from bench.paths import cache_dir, require_data
 from bench.report import Cell, Report, Table
-from rag.eval.beir import load_beir
+from evaluation.beir import load_beir
 
 SEARCH_HEADERS = [
     "clients",

@@ -3,7 +3,7 @@
 Each of C client threads embeds one SciFact claim at a time, as an API worker thread embeds
 the query of a search request, until the fixed set of queries is used up. "off" calls the
 model directly from every thread (`batched(..., enabled=False)` is the model itself); "on"
-puts `api.batching.MicroBatchingEmbedder` in front. Throughput is queries over wall time;
+puts `rag.embedding.batching.MicroBatchingEmbedder` in front. Throughput is queries over wall time;
 latency is per embed call, queueing and the batching window included. The rows of both modes
 are compared, so a batch (with padding) is known to give the same vectors as single calls.
 """
@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from api.batching import MicroBatchingEmbedder, batched
 from bench.fine_corpus import scifact_queries
 from bench.machine import load_average, machine_info
 from bench.report import Cell, Report, Table
 from bench.timing import Latency
 from rag.embedding.base import Embedder, Vectors
+from rag.embedding.batching import MicroBatchingEmbedder, batched
 from rag.embedding.factory import load_embedder
 
 HEADERS = ["clients", "batching", "queries/s", "p50 ms", "p95 ms", "inner calls", "mean batch"]

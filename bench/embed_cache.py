@@ -29,8 +29,8 @@ import numpy.typing as npt
 from bench.fine_corpus import Piece, fine_pieces, scifact_queries
 from bench.machine import machine_info
 from bench.paths import cache_dir
-from indexer.chunking import embedding_text
 from rag.embedding import load_embedder
+from rag.embedding.base import embedding_text
 
 SHARD = 4096
 F32 = npt.NDArray[np.float32]

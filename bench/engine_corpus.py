@@ -21,11 +21,12 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.paths import cache_dir, require_data
-from indexer.chunking import chunk_document, embedding_text
+from evaluation.beir import load_beir
+from indexer.chunking import chunk_document
 from indexer.loaders import iter_documents
 from rag.config import Settings
 from rag.embedding import Embedder
-from rag.eval.beir import load_beir
+from rag.embedding.base import embedding_text
 from rag.stores.base import DocumentWrite
 from rag.types import Chunk, Document, StoredDocument
 

@@ -33,11 +33,11 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 from bench.machine import machine_info
 from bench.paths import cache_dir, require_data
 from bench.report import Report, Table
+from evaluation.answers import DECISION_SCHEMA
+from evaluation.pubmedqa import load_pubmedqa, pubmedqa_documents
 from indexer.ingest import Ingestor
 from rag.answer import Answerer, AnswerRequest
 from rag.config import Settings
-from rag.eval.answers import DECISION_SCHEMA
-from rag.eval.pubmedqa import load_pubmedqa, pubmedqa_documents
 from rag.generation.base import Message
 from rag.generation.grammar import GrammarCache
 from rag.generation.local import LocalGenerator

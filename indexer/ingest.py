@@ -25,10 +25,10 @@ from typing import Protocol
 
 from tqdm import tqdm
 
-from indexer.chunking import chunk_document, embedding_text
+from indexer.chunking import chunk_document
 from indexer.loaders import LoadFailure, iter_documents
 from rag.config import Settings
-from rag.embedding.base import Embedder
+from rag.embedding.base import Embedder, embedding_text
 from rag.kb import KBConfig
 from rag.stores.base import DocumentWrite, Store
 from rag.types import Chunk, Document, StoredDocument

@@ -18,8 +18,8 @@ from typing import Any
 
 import jwt
 
-from api.auth.principal import SCOPES, Principal, Scope
 from api.errors import invalid_token
+from controlplane.principal import SCOPES, Principal, Scope
 from rag.config import Settings
 from rag.errors import ConfigError, InvalidInputError
 

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 import numpy as np
 from fastapi import APIRouter
 
-from api.auth.principal import Principal
 from api.deps import Reader, ServicesDep
 from api.openai.models import PREFIX, invalid, model_not_found, resolve_model
 from api.openai.schemas import (
@@ -26,6 +25,7 @@ from api.openai.schemas import (
     EmbeddingUsage,
 )
 from api.services import Services
+from controlplane.principal import Principal
 from rag.embedding import Embedder
 from rag.embedding.base import Vectors
 

@@ -12,11 +12,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from api.auth.principal import Principal
 from api.deps import KBRef, Reader, ServicesDep, resolve_kb, visible_kbs
 from api.errors import ApiError
 from api.openai.schemas import ModelList, ModelObject
 from api.services import Services
+from controlplane.principal import Principal
 from rag.kb import KBConfig
 from rag.tenancy import public_name
 

@@ -17,10 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from api.deps import KBRef, ReadKB, ServicesDep, WriteKB
 from api.errors import ApiError, not_found
-from api.jobs.model import Job, JobTarget, new_job_id
-from api.jobs.uploads import save_multipart, too_large
 from api.routes.jobs import JobOut
 from api.services import Services
+from api.uploads import save_multipart, too_large
+from indexer.jobs.model import Job, JobTarget, new_job_id
 from rag.types import StoredDocument
 
 router = APIRouter(tags=["documents"])

@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from api.auth.principal import Principal
 from api.deps import Reader, ReadKB, ServicesDep, Writer
-from api.jobs.manager import JobManager, job_not_found
-from api.jobs.model import Job, JobState
+from controlplane.principal import Principal
+from indexer.jobs.errors import JobNotFoundError
+from indexer.jobs.manager import JobManager
+from indexer.jobs.model import Job, JobState
 
 router = APIRouter(tags=["ingestion jobs"])
 
@@ -71,7 +72,7 @@ def _visible(jobs: JobManager, job_id: str, principal: Principal) -> Job:
     """The caller's job; one of a KB outside its allow-list is reported as missing."""
     job = jobs.get(job_id, principal.tenant)
     if not principal.may_use(job.kb_name):
-        raise job_not_found(job_id)
+        raise JobNotFoundError(job_id)
     return job
 
 

@@ -14,10 +14,10 @@ from urllib.parse import unquote_plus
 from fastapi import APIRouter, Form, Request, Response
 from pydantic import BaseModel, Field
 
-from api.auth.keys import ordered_scopes
-from api.auth.principal import SCOPES, Principal, Scope
 from api.deps import ServicesDep
 from api.errors import ApiError
+from controlplane.keys import ordered_scopes
+from controlplane.principal import SCOPES, Principal, Scope
 
 router = APIRouter(tags=["auth"])
 

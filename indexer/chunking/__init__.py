@@ -1,5 +1,5 @@
 """Token-aware chunking: splits documents into chunks the embedder sees whole, never truncated."""
 
-from indexer.chunking.chunker import chunk_document, embedding_text
+from indexer.chunking.chunker import chunk_document
 
-__all__ = ["chunk_document", "embedding_text"]
+__all__ = ["chunk_document"]

@@ -15,11 +15,6 @@ TITLE_TOKENS = 32
 MIN_TOKENS = 16
 
 
-def embedding_text(title: str, text: str) -> str:
-    """What the embedder sees for a chunk: its (capped) title, a newline, then its text."""
-    return f"{title}\n{text}" if title else text
-
-
 def chunk_document(
     doc: Document, tokenizer: Tokenizer, max_tokens: int, overlap: int
 ) -> list[Chunk]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from indexer.chunking import embedding_text
+from rag.embedding.base import embedding_text
 from rag.retrieval import Retriever
 from rag.stores.base import Filters
 from rag.types import Hit, SearchMode

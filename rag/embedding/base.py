@@ -34,3 +34,12 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> Vectors:
         """One row per text, each of unit length."""
         ...
+
+
+def embedding_text(title: str, text: str) -> str:
+    """What the embedder sees for a chunk: its (capped) title, a newline, then its text.
+
+    Ingestion embeds chunks this way and the relevance gate re-embeds a chunk the same way,
+    so both live beside the embedder seam.
+    """
+    return f"{title}\n{text}" if title else text

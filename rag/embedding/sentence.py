@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import importlib.util
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,14 +55,13 @@ class SentenceTransformerEmbedder:
     def __init__(self, model_dir: Path, name: str, batch_size: int = 64) -> None:
         if not (model_dir / "modules.json").exists():
             raise ConfigError(f"not a sentence-transformers model folder: {model_dir}")
-        # Weights come from disk only: a hub lookup would fail on an offline machine.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # noise in CLI output
 
-        self._model = SentenceTransformer(str(model_dir), device="cpu")
+        # Weights come from disk only: a hub lookup would fail on an offline machine.
+        self._model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
         self.name = name
         self.batch_size = batch_size
         dim = self._model.get_embedding_dimension()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -138,8 +137,6 @@ class LocalGenerator:
     def _ensure_loaded(self) -> _Loaded:
         if self._loaded is not None:
             return self._loaded
-        # Weights come from disk only: a hub lookup would fail on an offline machine.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -148,11 +145,14 @@ class LocalGenerator:
             raise ConfigError(f"not a Hugging Face model folder: {path}")
         if self._threads is not None:
             torch.set_num_threads(self._threads)  # process-wide: torch has one intra-op pool
-        tokenizer = AutoTokenizer.from_pretrained(path)
+        # Weights come from disk only: a hub lookup would fail on an offline machine.
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         if tokenizer.chat_template is None:
             raise ConfigError(f"{path} has no chat template; an instruct model is needed")
         # float32: bf16 matmuls are slower than fp32 on CPUs without AMX.
-        model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+        model: Any = AutoModelForCausalLM.from_pretrained(
+            path, dtype=torch.float32, local_files_only=True
+        )
         model.eval()
         limit = getattr(model.config, "max_position_embeddings", None)
         if limit is not None and self.max_context > limit:

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli import app
 from indexer.ingest import Ingestor
 from rag.answer import Answerer, AnswerEvent, AnswerRequest, DeltaEvent, PassagesEvent, StreamEvent
 from rag.answer.prompt import answer_schema
-from rag.cli import app
 from rag.config import Settings, get_settings
 from rag.generation.packaged_model import PACKAGED_NAME
 from rag.generation.profiles import GeneratorProfile

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rag.cli import app
+from cli import app
 from rag.config import get_settings
 from rag.embedding import Embedder
 

@@ -58,7 +58,7 @@ def chunk_count(db: Path) -> int:
 
 def rag(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "rag", *args],
+        [sys.executable, "-m", "cli", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.errors import InvalidInputError
-from rag.eval.answers import (
+from evaluation.answers import (
     DECISION_SCHEMA,
     AskResult,
     detect_kind,
@@ -16,7 +15,8 @@ from rag.eval.answers import (
     summarize,
     summarize_probes,
 )
-from rag.eval.tatqa import exact_match, normalize_tokens, table_text, token_f1
+from evaluation.tatqa import exact_match, normalize_tokens, table_text, token_f1
+from rag.errors import InvalidInputError
 from rag.generation.schema import check_user_schema
 
 

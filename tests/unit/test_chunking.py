@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from indexer.chunking import chunk_document, embedding_text
+from indexer.chunking import chunk_document
 from indexer.chunking.boundaries import find_boundaries
 from rag.embedding import Embedder
-from rag.embedding.base import Tokenizer
+from rag.embedding.base import Tokenizer, embedding_text
 from rag.embedding.fake import WordTokenizer
 from rag.embedding.sentence import packaged_model_dir
 from rag.types import Chunk, Document, Section

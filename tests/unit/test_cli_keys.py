@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api.auth.keys import KeyStore
-from rag.cli import app
+from cli import app
+from controlplane.keys import KeyStore
 from rag.config import get_settings
 
 runner = CliRunner()

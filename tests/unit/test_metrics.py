@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from rag.eval.metrics import mean, mrr_at_k, ndcg_at_k, recall_at_k
+from evaluation.metrics import mean, mrr_at_k, ndcg_at_k, recall_at_k
 
 RANKED = ["a", "b", "c", "d"]
 QRELS = {"b": 2, "d": 1, "e": 1, "z": 0}  # e is relevant but never retrieved; z judged irrelevant

@@ -12,11 +12,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from api.auth.keys import KeyInfo, KeyStore
 from api.auth.tokens import TokenIssuer
 from api.errors import install_error_handlers
 from api.ratelimit import RateLimiter
 from api.routes import oauth
+from controlplane.keys import KeyInfo, KeyStore
 
 URL = "/v1/oauth/token"
 

@@ -12,9 +12,9 @@ import jwt
 import pytest
 from pydantic import SecretStr
 
-from api.auth.principal import Principal
 from api.auth.tokens import TokenIssuer
 from api.errors import ApiError
+from controlplane.principal import Principal
 from rag.config import Settings
 from rag.errors import ConfigError, InvalidInputError
 

@@ -1,0 +1,5 @@
+"""`python -m cli` runs the command line."""
+
+from cli import app
+
+app()

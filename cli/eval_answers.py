@@ -1,0 +1,107 @@
+"""`rag eval answers`: answer quality, contract rates, abstention and latency on a QA set."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from cli.common import reported_errors, stderr_is_tty, workspace
+from rag.types import SearchMode
+
+if TYPE_CHECKING:  # the answer path imports torch and xgrammar: only when a command runs
+    from evaluation.answers import AnswerReport, AnswerSet, EvalQuestion
+    from rag.workspace import Workspace
+
+# How many contexts to index when not told: PubMedQA's 1,000 abstracts take minutes to
+# embed on a laptop CPU; 300 keep enough distractors around each question's own abstract.
+DEFAULT_CORPUS = {"pubmedqa": 300, "tatqa": None}
+PROBE_SIBLING = {"pubmedqa": "tatqa", "tatqa": "pubmedqa"}
+
+
+def answers(
+    dataset: Path = typer.Option(..., help="PubMedQA or TAT-QA folder (detected by its files)"),
+    limit: int = typer.Option(20, help="questions to ask (the CPU model is slow)"),
+    probes: int = typer.Option(10, help="unanswerable probes to ask (0: none)"),
+    probe_dataset: Path | None = typer.Option(
+        None, help="where probes come from (default: the sibling tatqa/ or pubmedqa/ folder)"
+    ),
+    corpus: int | None = typer.Option(None, help="contexts to index (default 300 PubMedQA)"),
+    profile: str | None = typer.Option(None, help="generator profile (default: by KB domain)"),
+    mode: SearchMode = typer.Option("hybrid", help="retrieval: dense, bm25 or hybrid"),
+    k: int | None = typer.Option(None, "-k", help="passages per question (default RAG_ANSWER_K)"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """Ask a QA set through the answer path; unanswerable probes test abstention."""
+    from evaluation.answers import detect_kind, load_answer_set
+
+    with reported_errors():
+        kind = detect_kind(dataset)
+        data = load_answer_set(dataset, corpus or DEFAULT_CORPUS[kind])
+        probe_folder = probe_dataset or dataset.parent / PROBE_SIBLING[kind]
+        probe_questions: list[EvalQuestion] = []
+        if probes > 0 and probe_folder.exists():
+            probe_questions = load_answer_set(probe_folder).questions[:probes]
+        report = asyncio.run(_run(workspace(), data, probe_questions, limit, profile, mode, k))
+    if as_json:
+        typer.echo(json.dumps(report.as_json()))
+        return
+    typer.echo(render(report))
+    if probes > 0 and not probe_questions:
+        typer.echo(f"(no probes: {probe_folder} is absent)", err=True)
+
+
+async def _run(
+    ws: Workspace,
+    data: AnswerSet,
+    probes: list[EvalQuestion],
+    limit: int,
+    profile: str | None,
+    mode: SearchMode,
+    k: int | None,
+) -> AnswerReport:
+    from evaluation.answers import eval_kb, evaluate_answers
+    from rag.answer import Answerer
+    from rag.generation.router import GeneratorRouter
+
+    router = GeneratorRouter.from_settings(ws.settings)
+    kb = await asyncio.to_thread(eval_kb, ws, data, stderr_is_tty())
+    try:
+        answerer = Answerer.from_settings(ws.settings, router)
+        return await evaluate_answers(
+            answerer,
+            kb,
+            data,
+            probes,
+            limit=limit,
+            profile=profile,
+            mode=mode,
+            k=k,
+            progress=stderr_is_tty(),
+        )
+    finally:
+        kb.close()
+        await router.aclose()
+
+
+def render(report: AnswerReport) -> str:
+    """The report as two Markdown tables: the questions, then the probes."""
+    n = int(report.metrics["questions"])
+    lines = [
+        f"{report.kind}: {n} questions, profile {report.profile} ({report.model}), "
+        f"{report.mode}, k={report.k}",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        *(f"| {k} | {v:g} |" for k, v in report.metrics.items() if k != "questions"),
+    ]
+    if report.probes:
+        lines += ["", f"unanswerable probes: {int(report.probes['probes'])} questions", ""]
+        lines += ["| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {v:g} |" for k, v in report.probes.items() if k != "probes"]
+    if report.errors:
+        lines += ["", "failures (first few):", *(f"- {e[:300]}" for e in report.errors)]
+    return "\n".join(lines)

@@ -1,5 +1,0 @@
-"""`python -m rag` runs the command line."""
-
-from rag.cli import app
-
-app()
