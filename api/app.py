@@ -15,7 +15,7 @@ from api.metrics import Metrics
 from api.middleware import BodyLimit, RequestContext, Timeout
 from api.openai import chat, embeddings, models
 from api.readiness import Warmup
-from api.routes import answer, documents, health, jobs, kbs, oauth, search
+from api.routes import answer, documents, health, jobs, kbs, keys, oauth, search
 from api.services import Services
 from rag.config import Settings, get_settings
 
@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     install_error_handlers(app)
     app.include_router(health.router)
-    for module in (kbs, documents, jobs, search, answer, oauth, models, chat, embeddings):
+    for module in (kbs, documents, jobs, search, answer, keys, oauth, models, chat, embeddings):
         app.include_router(module.router, prefix="/v1")
     # Outermost last: the request id wraps everything, limits sit inside it.
     app.add_middleware(Timeout, seconds=settings.api_request_timeout)
