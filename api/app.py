@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api import console
 from api.errors import install_error_handlers
 from api.metrics import Metrics
 from api.middleware import BodyLimit, RequestContext, Timeout
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(health.router)
     for module in (kbs, documents, jobs, search, answer, keys, oauth, models, chat, embeddings):
         app.include_router(module.router, prefix="/v1")
+    console.mount(app)
     # Outermost last: the request id wraps everything, limits sit inside it.
     app.add_middleware(Timeout, seconds=settings.api_request_timeout)
     app.add_middleware(
