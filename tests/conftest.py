@@ -40,7 +40,7 @@ def shared_data(name: str) -> Path:
     return path
 
 
-SERVICE_MARKERS = ("elasticsearch", "vllm")
+SERVICE_MARKERS = ("elasticsearch", "vllm", "browser")
 
 
 @pytest.hookimpl(hookwrapper=True)
