@@ -26,13 +26,15 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install -q --no-deps $(NODEPS)
 	touch $@
 
-# The sample KB (this repo's docs), then the API on loopback in explicit no-auth local mode.
+# The sample KB (this repo's docs), then the API and the web console on loopback in explicit
+# no-auth local mode.
 HOST ?= 127.0.0.1
 PORT ?= 8000
 run: install
 	@$(BIN)/rag kb show sample >/dev/null 2>&1 || $(BIN)/rag kb create sample
 	$(BIN)/rag ingest sample docs README.md --sync
 	@echo "serving on http://$(HOST):$(PORT) (OpenAI base URL http://$(HOST):$(PORT)/v1, model kb:sample)"
+	@echo "web console: http://$(HOST):$(PORT)/ui/"
 	$(BIN)/rag serve --host $(HOST) --port $(PORT) --no-auth
 
 lint: install
