@@ -114,6 +114,9 @@ def _environment(request: pytest.FixtureRequest, root: Path) -> dict[str, str]:
         **os.environ,
         "RAG_DATA_DIR": str(data),
         "RAG_GENERATOR_PROFILES": json.dumps(PROFILES),
+        # Small batches: a job's counts move often (the page shows them moving) and a cancel
+        # takes effect after the batch being written, seconds rather than the whole job.
+        "RAG_INGEST_BATCH_CHUNKS": "16",
         "HF_HUB_OFFLINE": "1",
     }
 

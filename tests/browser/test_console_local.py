@@ -115,6 +115,28 @@ def test_ingestion_by_drag_and_drop(
     opened.snap("ingestion")
 
 
+def test_a_running_job_is_cancelled_from_the_keyboard(
+    local_server: Server, samples: list[Path], open_page: Any, expect: Any
+) -> None:
+    with httpx.Client(base_url=f"{local_server.base}/v1") as client:
+        client.post("/kbs", json={"name": "cancelled"}).raise_for_status()
+    page = open_page(local_server.base).page
+    page.goto("/ui/#/ingest?kb=cancelled")
+    page.get_by_label("Files to ingest").set_input_files(samples)  # the picker, this time
+    page.get_by_role("button", name="Upload 2 files").click()
+    cancel = page.locator(".job").first.get_by_role("button", name=re.compile("^Cancel"))
+    cancel.focus()
+    # The card is drawn again when the job's counts move; a keyboard user's focus survives.
+    page.locator(".job").first.evaluate("(card) => { card.dataset.seen = 'yes'; }")
+    expect(page.locator(".job[data-seen]")).to_have_count(0)
+    expect(cancel).to_be_focused()
+    page.keyboard.press("Enter")
+    job = page.locator(".job").first
+    expect(job.locator(".badge")).to_have_text("cancelled")
+    expect(job).to_contain_text(re.compile("cancelled (by request|before it started)"))
+    expect(cancel).to_have_count(0)
+
+
 def test_document_delete_asks_first(local_server: Server, open_page: Any, expect: Any) -> None:
     with httpx.Client(base_url=f"{local_server.base}/v1", timeout=60) as client:
         client.post("/kbs", json={"name": "notes"}).raise_for_status()

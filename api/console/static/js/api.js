@@ -7,12 +7,13 @@ let sendKey = true; // false in no-auth local mode: nothing to send
 
 export class ApiError extends Error {
   /** An error object from the API (`error.message`), or a network failure (status 0). */
-  constructor(status, message, code = null, type = null) {
+  constructor(status, message, code = null, type = null, retryAfter = null) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.type = type;
+    this.retryAfter = retryAfter; // seconds, from a 429's Retry-After
   }
 }
 
@@ -40,7 +41,14 @@ export async function errorOf(response) {
   }
   const error = body && typeof body === "object" ? body.error : null;
   const message = error?.message || `${response.status} ${response.statusText}`.trim();
-  return new ApiError(response.status, message, error?.code ?? null, error?.type ?? null);
+  const retryAfter = Number(response.headers.get("Retry-After")) || null;
+  return new ApiError(
+    response.status,
+    message,
+    error?.code ?? null,
+    error?.type ?? null,
+    retryAfter,
+  );
 }
 
 /**

@@ -6,7 +6,10 @@ import { confirmAction, errorBox, field, fmtTime, h, replace, statusLine, table 
 
 export const title = "Ingestion";
 const FINAL = new Set(["succeeded", "failed", "cancelled"]);
+// Polls quickly while a job moves, slower while nothing changes: a key's request budget
+// (RAG_API_RATE_REQUESTS a minute) must last through a long job.
 const POLL_MS = 700;
+const POLL_MAX_MS = 3000;
 const PAGE = 50;
 
 export async function render(root, ctx) {
@@ -16,7 +19,17 @@ export async function render(root, ctx) {
   }
   const jobsArea = h("div", { class: "jobs" }, statusLine("Loading jobs…"));
   const docsArea = h("div", { class: "documents" }, statusLine("Loading documents…"));
-  const view = { ctx, jobsArea, docsArea, offset: 0, timer: null, known: new Map() };
+  const view = {
+    ctx,
+    jobsArea,
+    docsArea,
+    offset: 0,
+    timer: null,
+    delay: POLL_MS,
+    last: "",
+    known: new Map(),
+    errorsOpen: new Map(),
+  };
   ctx.signal.addEventListener("abort", () => clearTimeout(view.timer));
   replace(
     root,
@@ -128,26 +141,52 @@ async function pollJobs(view) {
   try {
     jobs = (await call("GET", kbPath(ctx.kb, "/jobs?limit=20"), { signal: ctx.signal })).data;
   } catch (err) {
-    if (err.name !== "AbortError") replace(view.jobsArea, errorBox(err));
+    if (err.name === "AbortError") return;
+    if (err.status === 429) {
+      // Over the key's rate limit: keep what is shown, ask again when the service says.
+      view.timer = setTimeout(() => pollJobs(view), (err.retryAfter ?? 5) * 1000);
+      return;
+    }
+    replace(view.jobsArea, errorBox(err));
     return;
   }
   if (ctx.signal.aborted) return;
-  // A job that just finished changed the documents: list them again.
-  const finishedNow = jobs.some((job) => FINAL.has(job.state) && view.known.get(job.id) === false);
-  view.known = new Map(jobs.map((job) => [job.id, FINAL.has(job.state)]));
-  replace(
-    view.jobsArea,
-    jobs.length
-      ? h(
-          "ol",
-          { class: "job-list" },
-          jobs.map((job) => jobCard(job, view)),
-        )
-      : h("p", { class: "empty" }, "No ingestion job yet."),
-  );
-  if (finishedNow) showDocuments(view);
+  const snapshot = JSON.stringify(jobs);
+  view.delay = snapshot === view.last ? Math.min(view.delay * 1.5, POLL_MAX_MS) : POLL_MS;
+  if (snapshot !== view.last) {
+    view.last = snapshot;
+    // A job that just finished changed the documents: list them again.
+    const finishedNow = jobs.some(
+      (job) => FINAL.has(job.state) && view.known.get(job.id) === false,
+    );
+    view.known = new Map(jobs.map((job) => [job.id, FINAL.has(job.state)]));
+    keepingFocus(view.jobsArea, () =>
+      replace(
+        view.jobsArea,
+        jobs.length
+          ? h(
+              "ol",
+              { class: "job-list" },
+              jobs.map((job) => jobCard(job, view)),
+            )
+          : h("p", { class: "empty" }, "No ingestion job yet."),
+      ),
+    );
+    if (finishedNow) showDocuments(view);
+  }
   if (jobs.some((job) => !FINAL.has(job.state)))
-    view.timer = setTimeout(() => pollJobs(view), POLL_MS);
+    view.timer = setTimeout(() => pollJobs(view), view.delay);
+}
+
+/** Re-render `area` with `render`; a control focused inside it stays focused (keyboard users). */
+function keepingFocus(area, render) {
+  const focused = area.contains(document.activeElement) ? document.activeElement : null;
+  const job = focused?.closest("[data-job]")?.dataset.job;
+  const action = focused?.dataset.action;
+  render();
+  if (job && action) {
+    area.querySelector(`[data-job="${CSS.escape(job)}"] [data-action="${action}"]`)?.focus();
+  }
 }
 
 function jobCard(job, view) {
@@ -181,7 +220,12 @@ function jobCard(job, view) {
   const cancel = !done
     ? h(
         "button",
-        { type: "button", class: "small", onclick: () => cancelJob(job, view) },
+        {
+          type: "button",
+          class: "small",
+          "data-action": "cancel",
+          onclick: () => cancelJob(job, view),
+        },
         "Cancel",
         h("span", { class: "sr-only" }, ` job ${job.id}`),
       )
@@ -210,8 +254,12 @@ function jobCard(job, view) {
     job.errors.length
       ? h(
           "details",
-          { class: "file-errors", open: true },
-          h("summary", {}, `${job.errors.length} file error(s)`),
+          {
+            class: "file-errors",
+            open: view.errorsOpen.get(job.id) ?? true,
+            ontoggle: (event) => view.errorsOpen.set(job.id, event.target.open),
+          },
+          h("summary", { "data-action": "errors" }, `${job.errors.length} file error(s)`),
           h(
             "ul",
             {},

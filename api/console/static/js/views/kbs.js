@@ -32,26 +32,28 @@ export async function render(root, ctx) {
   await showList(listArea, ctx);
 }
 
+// Counts need each KB opened (GET /v1/kbs/{kb}); a few at a time, so a long list neither
+// floods the service nor spends the key's request budget in one burst.
+const COUNT_CONCURRENCY = 4;
+
 async function showList(area, ctx) {
   let kbs;
   try {
-    // The list has no counts (they need each KB open): one GET per KB fills them in.
-    const listed = (await call("GET", "/kbs", { signal: ctx.signal })).data;
-    ctx.syncKbs(listed);
-    const names = listed.map((kb) => kb.name);
-    kbs = await Promise.all(names.map((name) => call("GET", kbPath(name), { signal: ctx.signal })));
+    kbs = (await call("GET", "/kbs", { signal: ctx.signal })).data;
   } catch (err) {
     if (err.name !== "AbortError") replace(area, errorBox(err));
     return;
   }
+  ctx.syncKbs(kbs);
   if (!kbs.length) {
     replace(area, h("p", { class: "empty" }, "No knowledge base yet: create one below."));
     return;
   }
+  const cells = new Map(kbs.map((kb) => [kb.name, { documents: pending(), chunks: pending() }]));
   const columns = [
     ["Name", (kb) => h("a", { href: ctx.link("ingest", kb.name) }, kb.name)],
-    ["Documents", (kb) => count(kb.documents)],
-    ["Chunks", (kb) => count(kb.chunks)],
+    ["Documents", (kb) => cells.get(kb.name).documents],
+    ["Chunks", (kb) => cells.get(kb.name).chunks],
     ["Engine", (kb) => kb.engine],
     ["Index", (kb) => kb.index],
     ["Embedder", (kb) => h("span", { class: "mono" }, `${kb.embedder} (${kb.dim})`)],
@@ -71,16 +73,36 @@ async function showList(area, ctx) {
     ],
   ];
   replace(area, table("Knowledge bases", columns, kbs));
+  const queue = [...kbs];
+  const worker = async () => {
+    for (let kb = queue.shift(); kb && !ctx.signal.aborted; kb = queue.shift()) {
+      const { documents, chunks } = cells.get(kb.name);
+      try {
+        const full = await call("GET", kbPath(kb.name), { signal: ctx.signal });
+        Object.assign(kb, { documents: full.documents, chunks: full.chunks });
+        documents.textContent = count(full.documents);
+        chunks.textContent = count(full.chunks);
+      } catch (err) {
+        if (err.name === "AbortError") return;
+        documents.textContent = chunks.textContent = "unavailable";
+        documents.title = chunks.title = err.message;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: COUNT_CONCURRENCY }, worker));
 }
 
+const pending = () => h("span", { class: "count" }, "…");
 const count = (n) => (n === null || n === undefined ? "unavailable" : n.toLocaleString());
 
 async function drop(kb, ctx) {
-  const docs = count(kb.documents);
+  const what =
+    kb.documents === null || kb.documents === undefined
+      ? "and everything in it"
+      : `with its ${count(kb.documents)} documents and ${count(kb.chunks)} chunks`;
   const ok = await confirmAction(
     `Drop ${kb.name}?`,
-    `This deletes knowledge base ${kb.name} with its ${docs} documents and ` +
-      `${count(kb.chunks)} chunks. It cannot be undone.`,
+    `This deletes knowledge base ${kb.name} ${what}. It cannot be undone.`,
     "Drop knowledge base",
   );
   if (!ok) return;
