@@ -45,8 +45,9 @@ _EXPECTED_CONSOLE = ("Failed to load resource",)
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    sync_api = pytest.importorskip(
+def browser_available() -> str:
+    """Chromium's path, once Playwright and chromium are known to be there; else a skip."""
+    pytest.importorskip(
         "playwright.sync_api", reason="Playwright is not installed (pip install '.[dev]')"
     )
     if not Path(CHROMIUM).is_file():
@@ -54,15 +55,24 @@ def chromium() -> Iterator[Any]:
             f"chromium not found at {CHROMIUM}: `apt-get install -y chromium`, "
             "or set RAG_CHROMIUM to a Chromium binary"
         )
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def chromium(browser_available: str) -> Iterator[Any]:
+    """One browser per module. Not per session: Playwright's sync API keeps an asyncio loop
+    running in this thread while it is started, and later tests call `asyncio.run`."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=browser_available, args=CHROMIUM_ARGS)
         try:
             yield browser
         finally:
             browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def expect(chromium: Any) -> Any:
     """Playwright's auto-waiting assertions (imported once the browser is known to exist)."""
     from playwright.sync_api import expect as playwright_expect
@@ -131,9 +141,9 @@ def samples(request: pytest.FixtureRequest) -> list[Path]:
     return [folder / name for name in SAMPLES]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def local_server(
-    chromium: Any, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    browser_available: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     """`rag serve --no-auth`: the console must work with nothing to type."""
     root = tmp_path_factory.mktemp("console-local")
@@ -142,9 +152,9 @@ def local_server(
         yield Server(base, None)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def keyed_server(
-    chromium: Any, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    browser_available: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     """`rag serve` with keys, and an admin key of tenant acme made by `rag keys create`."""
     root = tmp_path_factory.mktemp("console-keyed")

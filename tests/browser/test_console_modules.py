@@ -3,18 +3,42 @@ the unfinished-JSON reader, the highlighter and the filter parser."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from browsing import Server
+
+from api.console import STATIC
 
 pytestmark = pytest.mark.browser
 
 
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def site(browser_available: str) -> Iterator[str]:
+    """The console's files over HTTP (modules load only from an http origin); no API needed."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(STATIC)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
-def page(local_server: Server, open_page: Any) -> Any:
-    opened = open_page(local_server.base)
-    opened.page.goto("/ui/")
+def page(site: str, open_page: Any) -> Any:
+    opened = open_page(site)
+    # Any document of the origin will do; the page itself would call the API on load.
+    opened.page.goto("/favicon.svg")
     return opened.page
 
 
@@ -22,7 +46,7 @@ def test_event_stream_parser_survives_any_chunking(page: Any) -> None:
     # Frames split at every awkward place: inside a field, between \r and \n, mid-character.
     parsed = page.evaluate(
         """async () => {
-            const { readEvents } = await import('/ui/js/sse.js');
+            const { readEvents } = await import('/js/sse.js');
             const wire = ': comment\\r\\nevent: passages\\r\\ndata: {"n": 1}\\r\\n\\r\\n' +
                 'data: first\\ndata: second\\n\\n' +
                 'event: delta\\ndata: {"text": "héllo ✓"}\\n\\n' +
@@ -55,7 +79,7 @@ def test_event_stream_parser_survives_any_chunking(page: Any) -> None:
 def test_partial_answer_text(page: Any) -> None:
     results = page.evaluate(
         """async () => {
-            const { partialString } = await import('/ui/js/partial.js');
+            const { partialString } = await import('/js/partial.js');
             return [
                 '{"ans',
                 '{"answer":"',
@@ -72,7 +96,7 @@ def test_partial_answer_text(page: Any) -> None:
 def test_highlight_marks_whole_words_as_text(page: Any) -> None:
     marked = page.evaluate(
         """async () => {
-            const { highlighted } = await import('/ui/js/dom.js');
+            const { highlighted } = await import('/js/dom.js');
             const box = document.createElement('p');
             box.append(highlighted('Revenues rose; <b>net</b> sales and the salesman. Net!',
                                    'the net revenue of sales'));
@@ -88,7 +112,7 @@ def test_highlight_marks_whole_words_as_text(page: Any) -> None:
 def test_filters_are_typed(page: Any) -> None:
     parsed = page.evaluate(
         """async () => {
-            const { parseFilters } = await import('/ui/js/filters.js');
+            const { parseFilters } = await import('/js/filters.js');
             let error = null;
             try { parseFilters('ok=1\\n=2'); } catch (e) { error = e.message; }
             return { filters: parseFilters(' year = 2023\\nlang=en\\ncode="2023"\\ndraft=false\\n'),
