@@ -326,8 +326,4 @@ def _under(path: Path, roots: Sequence[Path]) -> bool:
 
 
 def _failure_source(failure: LoadFailure) -> Path:
-    # Per-line failures read "file.jsonl:17"; the file is what matters for sync.
-    raw = failure.path
-    head, _, tail = raw.rpartition(":")
-    candidate = Path(head) if head and tail.isdigit() else Path(raw)
-    return candidate.resolve()
+    return failure.path.resolve()

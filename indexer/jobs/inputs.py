@@ -49,20 +49,13 @@ class JobInputs:
         for item in iter_documents([path]):
             if isinstance(item, LoadFailure):
                 clean = False
-                self.on_error(FileError(self._relative(item.path), item.reason))
+                # Named as uploaded: the job folder is ours, not the caller's.
+                self.on_error(FileError(item.location(name), item.reason))
             else:
                 self.seen.add(item.id)
                 yield replace(item, source=source)
         if clean:
             self.clean_sources.add(source)
-
-    def _relative(self, failure_path: str) -> str:
-        # "…/uploads/job_x/data.jsonl:17" -> "data.jsonl:17": the folder is ours, not the caller's.
-        prefix = f"{self.folder.resolve()}/"
-        for candidate in (prefix, f"{self.folder}/"):
-            if failure_path.startswith(candidate):
-                return failure_path[len(candidate) :]
-        return failure_path
 
 
 def records_documents(path: Path) -> Iterator[Document]:
