@@ -206,7 +206,7 @@ class Reply:
             usage=usage,
             citations=cited,
         )
-        return event(None, chunk.wire())
+        return event(None, chunk.model_dump(mode="json"))
 
 
 class StreamedText:

@@ -8,29 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from typing import Annotated, Literal
+from typing import Annotated
 from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Form, Request, Response
-from pydantic import BaseModel, Field
 
 from api.deps import ServicesDep
 from api.errors import ApiError
+from api.schemas import TokenResponse, error_responses
 from controlplane.keys import ordered_scopes
 from controlplane.principal import SCOPES, Principal, Scope
 
 router = APIRouter(tags=["auth"])
 
 GRANT_TYPE = "client_credentials"
-
-
-class TokenResponse(BaseModel):
-    """RFC 6749 5.1 access-token response."""
-
-    access_token: str = Field(description="a signed JWT; send it as `Authorization: Bearer`")
-    token_type: Literal["Bearer"] = "Bearer"
-    expires_in: int = Field(description="seconds until the token expires", examples=[900])
-    scope: str = Field(description="the token's scopes, space-separated", examples=["read write"])
 
 
 def _bad_request(message: str, code: str, param: str | None = None) -> ApiError:
@@ -84,11 +75,7 @@ def requested_scopes(principal: Principal, scope: str | None) -> frozenset[Scope
     "/oauth/token",
     response_model=TokenResponse,
     summary="Issue an access token (OAuth2 client credentials)",
-    responses={
-        400: {"description": "unsupported grant type or invalid scope"},
-        401: {"description": "invalid client credentials"},
-        429: {"description": "the key's request rate limit is reached"},
-    },
+    responses=error_responses(400, 401, 413, 422, 429),
 )
 async def issue_token(
     request: Request,

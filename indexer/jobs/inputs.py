@@ -71,7 +71,7 @@ class JobInputs:
         for item in items:
             if isinstance(item, LoadFailure):
                 # Named as uploaded: the job folder is ours, not the caller's.
-                self.on_error(FileError(item.location(name), item.reason))
+                self.on_error(FileError(file=item.location(name), error=item.reason))
                 yield item
             else:
                 yield replace(item, source=source)

@@ -208,7 +208,7 @@ def test_rows_written_before_still_load(tmp_path: Path) -> None:
 
 def _chunk(**fields: Any) -> str:
     chunk = ChatCompletionChunk(id="chatcmpl-1", created=1700000000, model="kb:docs", **fields)
-    return json.dumps(chunk.wire(), ensure_ascii=False)
+    return json.dumps(chunk.model_dump(mode="json"), ensure_ascii=False)
 
 
 def test_chat_chunk_bytes() -> None:
