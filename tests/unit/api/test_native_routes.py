@@ -176,3 +176,14 @@ def test_local_mode_refuses_remote_clients(local_api: Any) -> None:
     assert refused.json()["error"]["code"] == "local_mode_only"
     loopback = TestClient(local_api.client.app, client=("127.0.0.1", 5000))
     assert loopback.get("/v1/kbs").status_code == 200
+
+
+def test_bearer_header_forms(api: Api) -> None:
+    token = api.key()["Authorization"].removeprefix("Bearer ")
+    for value in (f"bearer {token}", f"Bearer   {token}"):
+        assert api.client.get("/v1/kbs", headers={"Authorization": value}).status_code == 200
+    for value in ("Bearer", "Bearer ", f"Basic {token}", token):
+        refused = api.client.get("/v1/kbs", headers={"Authorization": value})
+        assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+        assert refused.json()["error"]["code"] == "invalid_token"
+        assert refused.json()["error"]["message"].startswith("missing bearer token")
