@@ -162,11 +162,11 @@ def test_a_reuploaded_file_that_fails_keeps_its_rows(store: Store, tmp_path: Pat
 
     again = {"data.jsonl": jsonl({"id": "a", "text": "x"}, {"id": "c"})}  # b gone, line 2 bad
     deleted, errors = run_uploads(store, tmp_path / "job2", again)
-    assert (deleted, errors) == (0, [FileError("data.jsonl:2", "missing 'text'")])
+    assert (deleted, errors) == (0, [FileError(file="data.jsonl:2", error="missing 'text'")])
     assert stored_ids(store) == ["a", "b"]
 
     deleted, errors = run_uploads(store, tmp_path / "job3", {"data.jsonl": ""})
-    assert (deleted, errors) == (0, [FileError("data.jsonl", "empty file")])
+    assert (deleted, errors) == (0, [FileError(file="data.jsonl", error="empty file")])
     assert stored_ids(store) == ["a", "b"]
 
 
@@ -178,5 +178,6 @@ def test_an_upload_missing_from_the_job_folder_keeps_its_rows(store: Store, tmp_
     job = Job(id="job_y", tenant="t", kb="kb", kb_name="kb", kind="files", inputs=["t.csv"])
     inputs = JobInputs(job, folder, errors.append)
     assert ingestor(store).sync(inputs.items(), inputs.scope(), progress=False).deleted == 0
-    assert errors == [FileError("t.csv", "the uploaded file is missing from the job folder")]
+    missing = "the uploaded file is missing from the job folder"
+    assert errors == [FileError(file="t.csv", error=missing)]
     assert stored_ids(store) == ["t.csv#r1"]
