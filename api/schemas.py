@@ -19,8 +19,7 @@ from indexer.jobs.model import FINAL_STATES, FileError, JobCounts, JobState, Job
 from rag.tenancy import public_name
 from rag.types import EngineKind, IndexKind, SearchMode
 
-if TYPE_CHECKING:
-    # rag.answer loads the generation stack (torch): the client must not pay for it.
+if TYPE_CHECKING:  # for annotations only
     from collections.abc import Sequence
 
     from indexer.jobs.model import Job
@@ -408,7 +407,9 @@ class AnswerTimings(BaseModel):
     total: float
 
 
-Outcome = Literal["answered", "no_relevant_passages", "model_abstained"]  # rag.answer's
+# rag.answer.types.Outcome, spelt out: importing rag.answer loads the generation stack (torch),
+# which the client must not pay for (a test keeps the two equal).
+Outcome = Literal["answered", "no_relevant_passages", "model_abstained"]
 
 
 class AnswerOut(BaseModel):

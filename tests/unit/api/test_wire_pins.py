@@ -308,3 +308,12 @@ def test_rag_ask_json_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(app, ["ask", "handbook", "q", "--json"])
     assert result.exit_code == 0, result.output
     assert result.output == ASK_JSON
+
+
+def test_the_wire_outcomes_are_the_domain_s() -> None:
+    from typing import get_args
+
+    from api import schemas
+    from rag.answer import types
+
+    assert get_args(schemas.Outcome) == get_args(types.Outcome)
