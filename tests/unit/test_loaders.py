@@ -684,6 +684,10 @@ def test_csv_rows_in_a_walk_get_file_scoped_ids(tmp_path: Path) -> None:
         (["[!a]*.txt"], "b.txt", True),
         (["[!a]*.txt"], "a.txt", False),
         (["a+b(1).txt"], "a+b(1).txt", True),
+        (["*.md", "!README.md"], "README.md", False),  # a later `!` takes a match back
+        (["*.md", "!README.md"], "docs/a.md", True),
+        (["./notes"], "notes/a.txt", True),
+        ([], "a.txt", False),
     ],
 )
 def test_glob_patterns(patterns: list[str], path: str, expected: bool) -> None:
