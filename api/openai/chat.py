@@ -231,13 +231,13 @@ class StreamedText:
             if self.structured:
                 return Delta(refusal=NOT_IN_KB)
             return Delta(content=f"\n\n{NOT_IN_KB}" if self.sent else NOT_IN_KB)
-        if self.structured:
-            return Delta(content=None if self.sent else answer.answer)
         text = answer.answer
+        markers = "" if self.structured else citation_markers(text, answer)
         if not text.startswith(self.sent):  # cannot happen with a consistent stream; be whole
             log.warning("streamed answer text differs from the validated answer")
-            return Delta(content=f"\n\n{text}{citation_markers(text, answer)}")
-        rest = text[len(self.sent) :] + citation_markers(text, answer)
+            # Data sent cannot be taken back; text can be followed by the whole answer.
+            return Delta(content=None if self.structured else f"\n\n{text}{markers}")
+        rest = text[len(self.sent) :] + markers
         return Delta(content=rest or None)
 
 
