@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter
+from sse_starlette import ServerSentEvent
 
 from api.deps import KBRef, ReadKB, ServicesDep
 from api.errors import ApiError, error_body, exception_body
 from api.metrics import record_answer, record_answer_failure
 from api.schemas import KB_ERRORS, AnswerBody, AnswerOut, DeltaOut, PassagesOut, error_responses
 from api.services import Services
-from api.sse import HEADERS, ClosingStreamingResponse, aclose, event, primed
+from api.sse import aclose, event, event_stream, primed
 from rag.answer import AnswerRequest
 from rag.answer.types import AnswerEvent, DeltaEvent, PassagesEvent, StreamEvent
 from rag.errors import RagError
@@ -64,11 +65,7 @@ async def answer(body: AnswerBody, kb: ReadKB, services: ServicesDep) -> Any:
     if body.stream:
         first, events = await primed(services.answerer.stream(opened, request))
         assert isinstance(first, PassagesEvent)
-        return ClosingStreamingResponse(
-            _sse(services, kb, body.mode, profile, events),
-            media_type="text/event-stream",
-            headers=HEADERS,
-        )
+        return event_stream(_sse(services, kb, body.mode, profile, events))
     try:
         result = await services.answerer.answer(opened, request)
     except RagError as exc:
@@ -81,7 +78,7 @@ async def answer(body: AnswerBody, kb: ReadKB, services: ServicesDep) -> Any:
 
 async def _sse(
     services: Services, kb: KBRef, mode: str, profile: str, events: AsyncIterator[StreamEvent]
-) -> AsyncIterator[bytes]:
+) -> AsyncIterator[ServerSentEvent]:
     try:
         async for item in events:
             if isinstance(item, PassagesEvent):
