@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Admin, ServicesDep
 from api.errors import ApiError, not_found
+from api.schemas import AUTH_ERRORS, ErrorOut, error_responses
 from controlplane.keys import MAX_LABEL, KeyInfo
 from controlplane.principal import SCOPES, Principal, Scope
 
@@ -45,7 +46,7 @@ class KeyCreate(BaseModel):
 
 
 class KeyOut(BaseModel):
-    """A key without its secret (the CLI's `rag keys list --json` objects)."""
+    """A key without its secret: the objects `rag keys list --json` prints."""
 
     key_id: str
     tenant: str
@@ -57,7 +58,7 @@ class KeyOut(BaseModel):
 
     @classmethod
     def of(cls, info: KeyInfo) -> KeyOut:
-        return cls.model_validate(info.as_json())
+        return cls.model_validate(info.model_dump())
 
 
 class KeyCreated(KeyOut):
@@ -66,6 +67,19 @@ class KeyCreated(KeyOut):
 
 class KeyList(BaseModel):
     data: list[KeyOut]
+
+
+# The shared meanings of 403 and 409 speak of KBs and jobs; these routes' own reasons.
+_CREATE_ERRORS = error_responses(*AUTH_ERRORS, 400, 413, 422) | {
+    403: {
+        "model": ErrorOut,
+        "description": "the caller is not admin (`insufficient_scope`), or the new key would "
+        "hold a scope or a KB the caller lacks (`key_exceeds_caller`)",
+    }
+}
+_REVOKE_ERRORS = error_responses(*AUTH_ERRORS, 404, 422) | {
+    409: {"model": ErrorOut, "description": "the key was revoked already (`key_revoked`)"}
+}
 
 
 def _forbidden(message: str) -> ApiError:
@@ -90,14 +104,23 @@ def _key_not_found(key_id: str) -> ApiError:
     return not_found(f"no API key with id {key_id!r}", "key_not_found")
 
 
-@router.get("/keys", response_model=KeyList, summary="List the tenant's API keys (never secrets)")
+@router.get(
+    "/keys",
+    response_model=KeyList,
+    summary="List the tenant's API keys (never secrets)",
+    responses=error_responses(*AUTH_ERRORS),
+)
 async def list_keys(services: ServicesDep, principal: Admin) -> KeyList:
     infos = await asyncio.to_thread(services.keys.list, principal.tenant)
     return KeyList(data=[KeyOut.of(info) for info in infos])
 
 
 @router.post(
-    "/keys", status_code=201, response_model=KeyCreated, summary="Create an API key (shown once)"
+    "/keys",
+    status_code=201,
+    response_model=KeyCreated,
+    summary="Create an API key (shown once)",
+    responses=_CREATE_ERRORS,
 )
 async def create_key(body: KeyCreate, services: ServicesDep, principal: Admin) -> KeyCreated:
     _check_within(principal, body)
@@ -106,13 +129,14 @@ async def create_key(body: KeyCreate, services: ServicesDep, principal: Admin) -
         return services.keys.create(principal.tenant, body.scopes, body.kbs, body.name)
 
     info, key = await asyncio.to_thread(create)
-    return KeyCreated.model_validate(info.as_json() | {"key": key})
+    return KeyCreated.model_validate(info.model_dump() | {"key": key})
 
 
 @router.post(
     "/keys/{key_id}/revoke",
     response_model=KeyOut,
     summary="Revoke an API key: refused from its next request on",
+    responses=_REVOKE_ERRORS,
 )
 async def revoke_key(key_id: KeyId, services: ServicesDep, principal: Admin) -> KeyOut:
     """409 when the key was already revoked; another tenant's key is 404."""
