@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from controlplane.keys import MAX_LABEL
+from controlplane.principal import Scope
 from indexer.jobs.model import FINAL_STATES, FileError, JobCounts, JobState, JobTimings
 from rag.tenancy import public_name
 from rag.types import EngineKind, IndexKind, SearchMode
@@ -22,6 +24,7 @@ from rag.types import EngineKind, IndexKind, SearchMode
 if TYPE_CHECKING:  # for annotations only
     from collections.abc import Sequence
 
+    from controlplane.keys import KeyInfo
     from indexer.jobs.model import Job
     from rag.answer.types import Answer, Passage
     from rag.kb import KBConfig
@@ -477,3 +480,51 @@ class TokenResponse(BaseModel):
     token_type: Literal["Bearer"] = "Bearer"
     expires_in: int = Field(description="seconds until the token expires", examples=[900])
     scope: str = Field(description="the token's scopes, space-separated", examples=["read write"])
+
+
+# --- API keys -------------------------------------------------------------------------------
+
+
+class KeyCreate(BaseModel):
+    """A new key for the caller's tenant."""
+
+    model_config = _FORBID
+
+    scopes: list[Scope] = Field(
+        min_length=1,
+        max_length=3,
+        description="read, write or admin (each implies the ones before); at most the caller's",
+        examples=[["write"]],
+    )
+    kbs: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="the KBs the key may use; null for every KB of the tenant",
+        examples=[["handbook"]],
+    )
+    name: str = Field(default="", max_length=MAX_LABEL, examples=["nightly ingest"])
+
+
+class KeyOut(BaseModel):
+    """A key without its secret: the objects `rag keys list --json` prints."""
+
+    key_id: str
+    tenant: str
+    scopes: list[Scope]
+    kbs: list[str] | None = Field(description="null: every KB of the tenant")
+    name: str
+    created_at: str
+    revoked_at: str | None
+
+    @classmethod
+    def of(cls, info: KeyInfo) -> KeyOut:
+        return cls.model_validate(info.model_dump())
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="the whole API key: shown this once, only its hash is kept")
+
+
+class KeyList(BaseModel):
+    data: list[KeyOut]

@@ -11,62 +11,24 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Admin, ServicesDep
 from api.errors import ApiError, not_found
-from api.schemas import AUTH_ERRORS, ErrorOut, error_responses
-from controlplane.keys import MAX_LABEL, KeyInfo
-from controlplane.principal import SCOPES, Principal, Scope
+from api.schemas import (
+    AUTH_ERRORS,
+    ErrorOut,
+    KeyCreate,
+    KeyCreated,
+    KeyList,
+    KeyOut,
+    error_responses,
+)
+from controlplane.keys import KeyInfo
+from controlplane.principal import SCOPES, Principal
 
 router = APIRouter(tags=["keys"])
 
 KeyId = Annotated[str, Path(description="the key's id", max_length=64, examples=["Ab3dEf6hIj9k"])]
-
-
-class KeyCreate(BaseModel):
-    """A new key for the caller's tenant."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    scopes: list[Scope] = Field(
-        min_length=1,
-        max_length=3,
-        description="read, write or admin (each implies the ones before); at most the caller's",
-        examples=[["write"]],
-    )
-    kbs: list[str] | None = Field(
-        default=None,
-        min_length=1,
-        max_length=256,
-        description="the KBs the key may use; null for every KB of the tenant",
-        examples=[["handbook"]],
-    )
-    name: str = Field(default="", max_length=MAX_LABEL, examples=["nightly ingest"])
-
-
-class KeyOut(BaseModel):
-    """A key without its secret: the objects `rag keys list --json` prints."""
-
-    key_id: str
-    tenant: str
-    scopes: list[Scope]
-    kbs: list[str] | None = Field(description="null: every KB of the tenant")
-    name: str
-    created_at: str
-    revoked_at: str | None
-
-    @classmethod
-    def of(cls, info: KeyInfo) -> KeyOut:
-        return cls.model_validate(info.model_dump())
-
-
-class KeyCreated(KeyOut):
-    key: str = Field(description="the whole API key: shown this once, only its hash is kept")
-
-
-class KeyList(BaseModel):
-    data: list[KeyOut]
 
 
 # The shared meanings of 403 and 409 speak of KBs and jobs; these routes' own reasons.
