@@ -9,7 +9,6 @@ import pytest
 
 from indexer.ingest import Ingestor
 from rag.answer.relevance import above, relevance
-from rag.config import Settings
 from rag.embedding.fake import HashingEmbedder
 from rag.kb import KBConfig
 from rag.retrieval import Retriever
@@ -27,10 +26,10 @@ QUERY = "copper wires and the ledger of a business"
 
 
 @pytest.fixture
-def store(tmp_path: Path, settings: Settings) -> Iterator[Store]:
+def store(tmp_path: Path) -> Iterator[Store]:
     embedder = HashingEmbedder(dim=256)
     config = KBConfig(name="rel", embedder=embedder.name, dim=256, chunk_tokens=48, chunk_overlap=4)
-    store = open_store(config, tmp_path / "rel", settings)
+    store = open_store(config, tmp_path / "rel")
     docs = [Document(k, (Section(v),), title=k.title()) for k, v in TEXTS.items()]
     Ingestor(store, embedder, config).ingest_documents(docs, progress=False)
     yield store

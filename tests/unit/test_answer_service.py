@@ -23,23 +23,22 @@ from rag.answer import (
     AnswerEvent,
     AnswerInvalidError,
     AnswerRequest,
+    AnswerSettings,
     AnswerTruncatedError,
     DeltaEvent,
     PassagesEvent,
     StreamEvent,
 )
 from rag.answer.service import TEMPLATE_SLACK
-from rag.config import Settings
 from rag.embedding.fake import HashingEmbedder
 from rag.errors import ConfigError, InvalidInputError
 from rag.generation.fake import Reply, ScriptedGenerator
 from rag.generation.profiles import GeneratorProfile
 from rag.generation.router import GeneratorRouter
-from rag.kb import KBConfig
+from rag.kb import KBConfig, OpenKB
 from rag.retrieval import Retriever
 from rag.stores.factory import open_store
 from rag.types import Document, Section
-from rag.workspace import OpenKB
 
 DOCS = [
     Document(
@@ -64,7 +63,7 @@ def reply(answer: str = "The moon.", citations: list[int] | None = None, **extra
 
 
 @pytest.fixture
-def kb(tmp_path: Path, settings: Settings) -> Iterator[OpenKB]:
+def kb(tmp_path: Path) -> Iterator[OpenKB]:
     embedder = HashingEmbedder(dim=256)  # wide enough that unrelated words rarely collide
     config = KBConfig(
         name="facts",
@@ -74,7 +73,7 @@ def kb(tmp_path: Path, settings: Settings) -> Iterator[OpenKB]:
         chunk_tokens=48,
         chunk_overlap=4,
     )
-    store = open_store(config, tmp_path / "facts", settings)
+    store = open_store(config, tmp_path / "facts")
     Ingestor(store, embedder, config).ingest_documents(DOCS, progress=False)
     yield OpenKB(config, tmp_path / "facts", store, embedder, Retriever(store, embedder))
     store.close()
@@ -112,7 +111,7 @@ def answerer(
         "big": GeneratorProfile(model="big-model"),
     }
     router = GeneratorRouter(profiles, "small", {"finance": "big"}, tmp_path, build=fakes.build)
-    return Answerer(router, k=3, min_relevance=0.2)
+    return Answerer(router, AnswerSettings(k=3, min_relevance=0.2))
 
 
 def ask(a: Answerer, kb: OpenKB, question: str = QUESTION, **kw: Any) -> Answer:

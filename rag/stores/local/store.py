@@ -18,7 +18,6 @@ from typing import get_args
 
 import numpy as np
 
-from rag.config import Settings
 from rag.embedding.base import Vectors
 from rag.errors import ConfigError, InvalidInputError, StoreError
 from rag.stores.base import DocumentWrite, Filters
@@ -29,6 +28,7 @@ from rag.stores.local.filters import filter_sql
 from rag.stores.local.keywords import fts_query
 from rag.stores.local.repair import open_index, rebuild, rebuild_due
 from rag.stores.local.vectors import Ids
+from rag.stores.settings import VectorIndexSettings
 from rag.types import Hit, IndexKind, KBStats, StoredDocument
 
 DB_FILE = "kb.sqlite"
@@ -43,7 +43,13 @@ EXACT_FILTER_LIMIT = 20_000
 class LocalStore:
     """The `Store` of one KB folder: SQLite with FTS5, and a FAISS index derived from it."""
 
-    def __init__(self, folder: Path, dim: int, index: IndexKind, settings: Settings) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        dim: int,
+        index: IndexKind,
+        settings: VectorIndexSettings = VectorIndexSettings(),
+    ) -> None:
         if dim < 1:
             raise ConfigError(f"vector dimension must be positive, got {dim}")
         if index not in get_args(IndexKind):
