@@ -131,12 +131,7 @@ class Answerer:
         name = self.router.resolve(kb.config.domain, request.profile)
         generator = self.router.generator(name)
         t0 = time.perf_counter()
-        k = request.k or self.k
-        query = request.question if request.query is None else request.query
-        hits = kb.retriever.search(query, request.mode, k, request.filters)
-        scores = relevance(query, hits, request.mode, kb.retriever, request.filters)
-        threshold = self.min_relevance if request.min_relevance is None else request.min_relevance
-        scored = above(hits, scores, threshold)
+        scored = self.retrieve(kb, request)
         t1 = time.perf_counter()
         system = system_message(request.schema)
         passages, budgets = self._fit(name, generator, system, request, scored)
@@ -149,6 +144,19 @@ class Answerer:
         return Prepared(
             request, name, generator, tuple(passages), messages, schema, budgets, timings
         )
+
+    def retrieve(self, kb: OpenKB, request: AnswerRequest) -> list[tuple[Hit, float]]:
+        """The hits relevant enough to show the model, with their relevance, best first.
+
+        The query is embedded once: dense search and the relevance gate share the vector.
+        """
+        k = request.k or self.k
+        query = request.question if request.query is None else request.query
+        vector = kb.retriever.embed_query(query)
+        hits = kb.retriever.search(query, request.mode, k, request.filters, vector=vector)
+        scores = relevance(hits, vector, kb.store, kb.embedder)
+        threshold = self.min_relevance if request.min_relevance is None else request.min_relevance
+        return above(hits, scores, threshold)
 
     def _fit(
         self,

@@ -163,6 +163,23 @@ def test_nothing_relevant_is_not_in_the_kb_without_asking_the_model(
     assert gen.calls == []
 
 
+@pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
+def test_the_query_is_embedded_once_per_answer(
+    kb: OpenKB, fakes: Fakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    embedded: list[list[str]] = []
+    embed = kb.embedder.embed
+
+    def counted(texts: list[str]) -> Any:
+        embedded.append(list(texts))
+        return embed(texts)
+
+    monkeypatch.setattr(kb.embedder, "embed", counted)
+    prep = answerer(fakes, tmp_path).prepare(kb, AnswerRequest(QUESTION, mode=mode))
+    assert embedded == [[QUESTION]]  # search and the relevance gate share one embedding
+    assert prep.passages[0].hit.doc_id == "tides"
+
+
 def test_a_threshold_above_every_score_gates_everything(
     kb: OpenKB, fakes: Fakes, tmp_path: Path
 ) -> None:

@@ -174,6 +174,17 @@ class LocalStore:
             chunks = rows.get_chunks(self._conn, [i for i, _ in scored])
         return [Hit(chunk=chunks[i], score=s) for i, s in scored if i in chunks]
 
+    def cosines(self, vector: Vectors, chunk_ids: Sequence[str]) -> dict[str, float]:
+        """Inner product (cosine) of `vector` and each named chunk's stored vector."""
+        query = query_vector(vector, self.dim)
+        if not chunk_ids:
+            return {}
+        with self._lock:
+            self._check_open()
+            names, vectors = rows.vectors_by_chunk_id(self._conn, chunk_ids, self.dim)
+        # The same product as `_rank_exact`, so a chunk scores here what dense search gives it.
+        return {name: float(s) for name, s in zip(names, vectors @ query, strict=True)}
+
     # -- durability ---------------------------------------------------------------------------
 
     def flush(self) -> None:
@@ -237,7 +248,7 @@ class LocalStore:
         order = np.argsort(-scores, kind="stable")[:k]
         chunks = rows.get_chunks(self._conn, found[order].tolist())
         hits = [(int(found[j]), float(scores[j])) for j in order]
-        return [Hit(chunk=chunks[i], score=s) for i, s in hits if i in chunks]
+        return [Hit(chunk=chunks[i], score=s, cosine=s) for i, s in hits if i in chunks]
 
     def _check_open(self) -> None:
         if self._closed:
