@@ -57,7 +57,7 @@ HEADERS = [
     "now p95 ms",
     "p50 before/now",
     "p95 before/now",
-    "max |Δ relevance|",
+    "max Δ relevance",
     "abstained before/now",
 ]
 
