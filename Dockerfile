@@ -6,7 +6,10 @@ WORKDIR /app
 COPY pyproject.toml requirements.lock README.md ./
 COPY rag ./rag
 COPY indexer ./indexer
+COPY controlplane ./controlplane
 COPY api ./api
+COPY cli ./cli
+COPY evaluation ./evaluation
 # The lock pins torch's local CPU build; in the image torch comes from the index under the
 # same version, so it is left out of the constraints.
 RUN grep -v '^torch==' requirements.lock > /tmp/constraints.txt \

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import ApiError, invalid_token, not_found
 from api.services import Services
@@ -41,15 +42,22 @@ def _loopback_client(request: Request) -> bool:
         return True
 
 
-def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+# auto_error=False: a missing or foreign header is ours to answer (our 401 body, and no-auth
+# local mode needs no header at all); the scheme also puts bearer auth into /openapi.json.
+bearer = HTTPBearer(
+    auto_error=False, description="an API key (`rag_...`) or an access token from /v1/oauth/token"
+)
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    """The token of an `Authorization: Bearer` header; 401 without one."""
+    if credentials is None:
         raise invalid_token("missing bearer token: send 'Authorization: Bearer <API key>'")
-    return token.strip()
+    return credentials.credentials
 
 
-async def authenticated(request: Request, services: ServicesDep) -> Principal:
+async def authenticated(request: Request, services: ServicesDep, credentials: Bearer) -> Principal:
     """The caller, from an API key or a JWT access token; counts against its rate limit."""
     if services.settings.api_no_auth:
         if not _loopback_client(request):
@@ -63,7 +71,7 @@ async def authenticated(request: Request, services: ServicesDep) -> Principal:
             )
         principal = LOCAL_PRINCIPAL
     else:
-        token = bearer_token(request)
+        token = bearer_token(credentials)
         if token.startswith(KEY_PREFIX):
             # A key lookup is a SQLite read: off the event loop.
             found = await asyncio.to_thread(services.keys.authenticate, token)

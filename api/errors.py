@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.context import request_id
+from api.schemas import ErrorDetail, ErrorOut
 from indexer.jobs.errors import JobFinishedError, JobNotFoundError
 from rag.answer.errors import AnswerError
 from rag.errors import (
@@ -99,11 +100,9 @@ def domain_status(exc: RagError) -> tuple[int, str, str]:
 def error_body(
     message: str, type_: str, code: str | None = None, param: str | None = None
 ) -> dict[str, Any]:
-    """The OpenAI error object, with the request id beside it."""
-    return {
-        "error": {"message": message, "type": type_, "param": param, "code": code},
-        "request_id": request_id(),
-    }
+    """The OpenAI error object, with the request id beside it (`api.schemas.ErrorOut`)."""
+    detail = ErrorDetail(message=message, type=type_, param=param, code=code)
+    return ErrorOut(error=detail, request_id=request_id()).model_dump()
 
 
 def exception_body(exc: ApiError | RagError) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from api.schemas import AnswerOut
 from cli.common import opened, parse_where, reported_errors
 from rag.config import Settings, get_settings
 from rag.errors import InvalidInputError
@@ -52,7 +53,8 @@ def ask(
         with opened(kb) as handle:
             answer = asyncio.run(answer_once(get_settings(), handle, request))
     if as_json:
-        typer.echo(json.dumps(answer.as_json(), indent=2, ensure_ascii=False))
+        wire = AnswerOut.of(answer).model_dump(mode="json")
+        typer.echo(json.dumps(wire, indent=2, ensure_ascii=False))
     else:
         typer.echo(render(answer))
 

@@ -39,13 +39,13 @@ def ingest(
             "deleted": result.deleted,
             "chunks": result.chunks,
             "seconds": round(result.seconds, 3),
-            "failures": [{"path": f.path, "reason": f.reason} for f in result.failures],
+            "failures": [{"path": f.location(), "reason": f.reason} for f in result.failures],
         }
         typer.echo(json.dumps(payload, indent=2))
     else:
         typer.echo(result.summary())
         for failure in result.failures:
-            typer.echo(f"  failed: {failure.path}: {failure.reason}", err=True)
+            typer.echo(f"  failed: {failure.location()}: {failure.reason}", err=True)
 
 
 def delete(

@@ -47,7 +47,7 @@ def answers(
             probe_questions = load_answer_set(probe_folder).questions[:probes]
         report = asyncio.run(_run(workspace(), data, probe_questions, limit, profile, mode, k))
     if as_json:
-        typer.echo(json.dumps(report.as_json()))
+        typer.echo(json.dumps(report.model_dump()))
         return
     typer.echo(render(report))
     if probes > 0 and not probe_questions:

@@ -33,7 +33,7 @@ def retrieval(
             workspace(), data, engine=engine, index=index, fresh=fresh, progress=stderr_is_tty()
         )
     if as_json:
-        typer.echo(json.dumps(report.as_json()))
+        typer.echo(json.dumps(report.model_dump()))
         return
     typer.echo(f"{report.dataset} ({split}, {report.queries} queries, {engine}/{index})")
     typer.echo(f"{'mode':<8}{'nDCG@10':>10}{'R@10':>10}{'R@100':>10}{'MRR@10':>10}")

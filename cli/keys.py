@@ -65,7 +65,7 @@ def create(
     with reported_errors(), key_store() as store:
         info, key = store.create(tenant, _scopes(scope), kb or None, name)
     if as_json:
-        typer.echo(json.dumps(info.as_json() | {"key": key}, indent=2))
+        typer.echo(json.dumps(info.model_dump() | {"key": key}, indent=2))
         typer.echo(ONCE, err=True)
         return
     typer.echo(f"created {_describe(info)}")
@@ -82,7 +82,7 @@ def list_(
     with reported_errors(), key_store() as store:
         infos = store.list(tenant)
     if as_json:
-        typer.echo(json.dumps([info.as_json() for info in infos], indent=2))
+        typer.echo(json.dumps([info.model_dump() for info in infos], indent=2))
         return
     for info in infos:
         typer.echo(_describe(info))

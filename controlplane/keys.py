@@ -21,10 +21,11 @@ import sqlite3
 import string
 import threading
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_serializer
 
 from controlplane.principal import SCOPES, Principal, Scope
 from rag.errors import InvalidInputError
@@ -55,9 +56,14 @@ CREATE INDEX IF NOT EXISTS api_keys_tenant ON api_keys (tenant);
 _COLUMNS = "key_id, tenant, scopes, kbs, name, created_at, revoked_at"
 
 
-@dataclass(frozen=True)
-class KeyInfo:
-    """A stored key, without its secret. `kbs` None means every KB of the tenant."""
+class KeyInfo(BaseModel):
+    """A stored key, without its secret. `kbs` None means every KB of the tenant.
+
+    Its JSON (`model_dump`, what `rag keys --json` prints) lists scopes in rank order and
+    KBs sorted, and never holds the secret or its hash: neither is a field.
+    """
+
+    model_config = ConfigDict(frozen=True)
 
     key_id: str
     tenant: str
@@ -74,17 +80,13 @@ class KeyInfo:
     def principal(self) -> Principal:
         return Principal(self.key_id, self.tenant, self.scopes, self.kbs)
 
-    def as_json(self) -> dict[str, Any]:
-        """A JSON-ready view (never holds the secret or its hash)."""
-        return {
-            "key_id": self.key_id,
-            "tenant": self.tenant,
-            "scopes": ordered_scopes(self.scopes),
-            "kbs": None if self.kbs is None else sorted(self.kbs),
-            "name": self.name,
-            "created_at": self.created_at,
-            "revoked_at": self.revoked_at,
-        }
+    @field_serializer("scopes")
+    def _ranked(self, scopes: frozenset[Scope]) -> list[str]:
+        return ordered_scopes(scopes)
+
+    @field_serializer("kbs")
+    def _sorted(self, kbs: frozenset[str] | None) -> list[str] | None:
+        return None if kbs is None else sorted(kbs)
 
 
 def ordered_scopes(scopes: Collection[str]) -> list[str]:
@@ -180,7 +182,15 @@ class KeyStore:
                     break
                 except sqlite3.IntegrityError:  # an id collision (62^12 ids): draw again
                     continue
-        info = KeyInfo(key_id, tenant, info_scopes, allowed, name, created, None)
+        info = KeyInfo(
+            key_id=key_id,
+            tenant=tenant,
+            scopes=info_scopes,
+            kbs=allowed,
+            name=name,
+            created_at=created,
+            revoked_at=None,
+        )
         return info, token
 
     def authenticate(self, token: str) -> Principal | None:

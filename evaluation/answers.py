@@ -13,10 +13,11 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
+from pydantic import BaseModel, Field
 from tqdm import tqdm
 
 from evaluation.metrics import mean
@@ -113,9 +114,8 @@ class AskResult:
     error: str = ""  # why an answer failed (truncated or invalid)
 
 
-@dataclass
-class AnswerReport:
-    """What `rag eval answers` prints: quality and contract rates, probes, failures."""
+class AnswerReport(BaseModel):
+    """What `rag eval answers` prints (its `model_dump`): quality and contract rates, failures."""
 
     dataset: str
     kind: DatasetKind
@@ -123,23 +123,9 @@ class AnswerReport:
     model: str
     mode: SearchMode
     k: int
-    metrics: dict[str, float] = field(default_factory=dict)
-    probes: dict[str, float] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)  # the first few failures, for diagnosis
-
-    def as_json(self) -> dict[str, Any]:
-        """The report as plain JSON types."""
-        return {
-            "dataset": self.dataset,
-            "kind": self.kind,
-            "profile": self.profile,
-            "model": self.model,
-            "mode": self.mode,
-            "k": self.k,
-            "metrics": self.metrics,
-            "probes": self.probes,
-            "errors": self.errors,
-        }
+    metrics: dict[str, float] = Field(default_factory=dict)
+    probes: dict[str, float] = Field(default_factory=dict)
+    errors: list[str] = Field(default_factory=list)  # the first few failures, for diagnosis
 
 
 def eval_kb(ws: Workspace, data: AnswerSet, progress: bool = False) -> OpenKB:
@@ -173,7 +159,14 @@ async def evaluate_answers(
     """Ask `limit` questions and the probes; summarise quality, rates and latency."""
     name = answerer.router.resolve(kb.config.domain, profile)
     model = answerer.router.generator(name).name
-    report = AnswerReport(kb.config.name, data.kind, name, model, mode, k or answerer.k)
+    report = AnswerReport(
+        dataset=kb.config.name,
+        kind=data.kind,
+        profile=name,
+        model=model,
+        mode=mode,
+        k=k or answerer.k,
+    )
     questions = data.questions[:limit]
     if not questions:
         raise InvalidInputError("no questions to ask (is --limit at least 1?)")

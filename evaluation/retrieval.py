@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+
+from pydantic import BaseModel, Field
 
 from evaluation.beir import BeirDataset
 from evaluation.metrics import mean, mrr_at_k, ndcg_at_k, recall_at_k
@@ -23,15 +24,13 @@ DOC_DEPTH = 100  # Recall@100 needs a ranking of 100 documents
 CHUNK_DEPTH = 300  # chunks fetched to fill DOC_DEPTH documents after de-duplication
 
 
-@dataclass
-class RetrievalReport:
+class RetrievalReport(BaseModel):
+    """Metrics per mode; its JSON (`model_dump`) leaves out the ingestion time."""
+
     dataset: str
     queries: int
-    modes: dict[str, dict[str, float]] = field(default_factory=dict)
-    ingest_seconds: float = 0.0
-
-    def as_json(self) -> dict[str, object]:
-        return {"dataset": self.dataset, "queries": self.queries, "modes": self.modes}
+    modes: dict[str, dict[str, float]] = Field(default_factory=dict)
+    ingest_seconds: float = Field(default=0.0, exclude=True)
 
 
 def eval_kb_name(data: BeirDataset, engine: str, index: str, tokens: int, overlap: int) -> str:
@@ -64,7 +63,7 @@ def evaluate_retrieval(
     try:
         started = time.monotonic()
         Ingestor.for_kb(kb, s).ingest_paths([data.corpus], progress=progress)
-        report = RetrievalReport(data.name, len(data.queries))
+        report = RetrievalReport(dataset=data.name, queries=len(data.queries))
         report.ingest_seconds = time.monotonic() - started
         for mode in modes:
             report.modes[mode] = score_mode(kb.retriever, data, mode)

@@ -1,10 +1,12 @@
 """Ingest jobs: load, hash, chunk, embed and write documents; skip what did not change.
 
-Sync semantics: a document whose content hash is unchanged costs no embedding; a changed one is
-replaced whole; with `sync`, documents that came from the given paths and are gone from them are
-deleted. Writes go to the store in batches, each all-or-nothing, and the store is flushed every
-few batches, so a killed ingest loses at most the batches since the last write and a re-run
-picks up exactly the documents that are not stored yet.
+Sync semantics (`Ingestor.sync`, which `rag ingest` and the HTTP API's jobs both run): a
+document whose content hash is unchanged costs no embedding; a changed one is replaced whole;
+the stored documents the caller's `SyncScope` covers that the run did not see are deleted, never
+one whose source failed to load (see `indexer.sync`); a cancelled run deletes nothing. Writes
+go to the store in batches, each all-or-nothing, and the store is flushed every few batches, so
+a killed ingest loses at most the batches since the last write and a re-run picks up exactly
+the documents that are not stored yet.
 
 An optional `IngestObserver` sees progress stage by stage (the HTTP API's jobs report it) and
 can stop a run: `cancelled()` is asked before each document is chunked and after each batch is
@@ -27,6 +29,7 @@ from tqdm import tqdm
 
 from indexer.chunking import chunk_document
 from indexer.loaders import LoadFailure, iter_documents
+from indexer.sync import SyncScope, UnderPaths, vanished
 from rag.config import Settings
 from rag.embedding.base import Embedder, embedding_text
 from rag.kb import KBConfig
@@ -160,12 +163,29 @@ class Ingestor:
         observer: IngestObserver | None = None,
     ) -> IngestResult:
         """Ingest files and folders; with `sync`, delete what vanished from them."""
+        items = iter_documents(paths, include, exclude)
+        scope = UnderPaths(paths) if sync else None
+        return self.sync(items, scope, progress=progress, observer=observer)
+
+    def sync(
+        self,
+        items: Iterable[Document | LoadFailure],
+        scope: SyncScope | None,
+        *,
+        progress: bool = True,
+        observer: IngestObserver | None = None,
+    ) -> IngestResult:
+        """Skip unchanged, replace changed, delete what vanished from the sources `scope` covers.
+
+        `scope` None deletes nothing. Failures are collected in the result (and in the
+        `IngestCancelled` the observer may cause, which deletes nothing either).
+        """
         seen: set[str] = set()
         failures: list[LoadFailure] = []
 
         def loaded() -> Iterator[Document]:
             # Lazy, so an observer's parse time covers the loaders.
-            for item in iter_documents(paths, include, exclude):
+            for item in items:
                 if isinstance(item, LoadFailure):
                     failures.append(item)
                 else:
@@ -178,8 +198,12 @@ class Ingestor:
             stop.result.failures = failures + stop.result.failures
             raise
         result.failures = failures + result.failures
-        if sync:
-            result.deleted = self._sync_delete(paths, seen, failures)
+        if scope is not None:
+            gone = vanished(self.store.documents(), seen, failures, scope)
+            if gone:
+                self.store.delete(gone)
+                self.store.flush()
+            result.deleted = len(gone)
         return result
 
     def ingest_documents(
@@ -296,38 +320,3 @@ class Ingestor:
             start += len(chunks)
         self.store.write(writes)
         watch.indexed(len(texts), time.monotonic() - embedded)
-
-    def _sync_delete(
-        self, paths: Sequence[Path], seen: set[str], failures: Sequence[LoadFailure]
-    ) -> int:
-        """Delete stored documents that came from `paths` and were not seen in this run.
-
-        A document whose source file failed to load is kept: a parse error must never
-        delete what is already stored.
-        """
-        roots = [p.resolve() for p in paths]
-        failed = {_failure_source(f) for f in failures}
-        gone = [
-            d.id
-            for d in self.store.documents()
-            if d.id not in seen
-            and d.source
-            and _under(Path(d.source), roots)
-            and Path(d.source) not in failed
-        ]
-        if gone:
-            self.store.delete(gone)
-            self.store.flush()
-        return len(gone)
-
-
-def _under(path: Path, roots: Sequence[Path]) -> bool:
-    return any(path == r or r in path.parents for r in roots)
-
-
-def _failure_source(failure: LoadFailure) -> Path:
-    # Per-line failures read "file.jsonl:17"; the file is what matters for sync.
-    raw = failure.path
-    head, _, tail = raw.rpartition(":")
-    candidate = Path(head) if head and tail.isdigit() else Path(raw)
-    return candidate.resolve()

@@ -15,15 +15,16 @@ iterators). Both retry 429, 500, 502, 503, 504 and transport errors with exponen
 and honour `Retry-After`; `api.client._retry` says which requests are retried when. An upload
 that is retried after the server may have taken it starts a second job: harmless, because
 ingestion skips documents whose content hash is already stored. Errors raise the classes of
-`api.client.errors`.
+`api.client.errors`. Answers are the API's own models (`api.schemas`), validated on arrival.
 """
 
 from api.client._base import Upload
-from api.client._retry import RetryPolicy, parse_retry_after
+from api.client._retry import RetryPolicy
 from api.client.aio import AsyncRagClient
 from api.client.errors import (
     AuthenticationError,
     ConflictError,
+    InvalidResponseError,
     JobTimeoutError,
     NotFoundError,
     PermissionDeniedError,
@@ -48,6 +49,7 @@ from api.client.types import (
     StreamEvent,
     Token,
 )
+from rag.http_retry import parse_retry_after
 
 __all__ = [
     "KB",
@@ -61,6 +63,7 @@ __all__ = [
     "Document",
     "DocumentPage",
     "Hit",
+    "InvalidResponseError",
     "Job",
     "JobState",
     "JobTimeoutError",

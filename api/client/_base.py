@@ -1,4 +1,4 @@
-"""What the sync and async clients share: each endpoint as a `Call`; answers read into values.
+"""What the sync and async clients share: each endpoint as a `Call`; bodies read into models.
 
 A `Call` says everything about one request but performs none of it, so the two clients differ
 only in how they send (blocking or awaited) and how they sleep between retries.
@@ -6,21 +6,20 @@ only in how they send (blocking or awaited) and how they sleep between retries.
 
 from __future__ import annotations
 
-import json
 import mimetypes
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
+import pydantic
+from httpx_sse import ServerSentEvent
 
 from api.client import errors
-from api.client._retry import RetryPolicy
-from api.client.sse import SSEDecoder
 from api.client.types import (
     KB,
     Answer,
@@ -34,8 +33,11 @@ from api.client.types import (
     StreamEvent,
     Token,
 )
+from api.openai.schemas import EmbeddingList
+from api.schemas import Deleted, JobList, KBList, SearchOut
 
 T = TypeVar("T")
+M = TypeVar("M", bound=pydantic.BaseModel)
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 API_KEY_ENV = "RAG_API_KEY"
 USER_AGENT = "rag-service-client/0.1"
@@ -46,7 +48,7 @@ Upload = str | os.PathLike[str] | tuple[str, bytes]
 
 @dataclass(frozen=True)
 class Call(Generic[T]):
-    """One request and how to read its JSON answer.
+    """One request and how to read its body (validated by the API's own models).
 
     `replay`: whether sending it again after the server may have acted gives the same result
     (see `_retry`). `retry` False: never retried (health probes report the moment).
@@ -54,7 +56,7 @@ class Call(Generic[T]):
 
     method: str
     path: str
-    parse: Callable[[Any], T]
+    parse: Callable[[bytes], T]
     json: Any = None
     params: Mapping[str, Any] | None = None
     files: Sequence[tuple[str, tuple[str, bytes, str]]] | None = None
@@ -101,21 +103,6 @@ def build_request(
     )
 
 
-def retry_wait(
-    policy: RetryPolicy,
-    call: Call[Any],
-    attempt: int,
-    outcome: httpx.Response | httpx.TransportError,
-) -> float | None:
-    """Seconds to wait before trying `call` again after `outcome`; None: give up."""
-    if not call.retry:
-        return None
-    if isinstance(outcome, httpx.Response):
-        status, headers = outcome.status_code, outcome.headers
-        return policy.after_response(attempt, status, headers, replay=call.replay)
-    return policy.after_error(attempt, outcome, replay=call.replay)
-
-
 def poll_delay(job: Job, started: float, poll: float, timeout: float | None) -> float:
     """Seconds to wait before polling `job` again; raises JobTimeoutError past the timeout."""
     if timeout is None:
@@ -126,66 +113,64 @@ def poll_delay(job: Job, started: float, poll: float, timeout: float | None) -> 
     return min(poll, timeout - waited)
 
 
-def decode(response: httpx.Response) -> Any:
-    """The JSON body of a successful response (None when it has none, as a 204)."""
-    if response.status_code == 204 or not response.content:
-        return None
+def read(call: Call[T], response: httpx.Response) -> T:
+    """The value of a successful response's body; one the model rejects raises."""
     try:
-        return response.json()
-    except ValueError:
-        text = response.text[:200]
-        raise errors.RagAPIError(response.status_code, f"response is not JSON: {text!r}") from None
+        return call.parse(response.content)
+    except pydantic.ValidationError as exc:
+        what = f"response to {call.method} {call.path}"
+        raise errors.invalid_response(response.status_code, what, response.content, exc) from None
 
 
 def failure(response: httpx.Response) -> errors.RagAPIError:
     """The exception of an error response (its body already read)."""
-    return errors.from_response(
+    error = errors.from_response(
         response.status_code, response.content, response.headers, response.reason_phrase
     )
-
-
-def stream_event(name: str, data: str) -> StreamEvent | None:
-    """The typed event of one SSE event; raises the mapped error of an `error` event."""
-    if name not in ("passages", "delta", "answer", "error"):
-        return None  # an event this client does not know yet
-    try:
-        payload = json.loads(data)
-    except ValueError:
-        raise errors.RagAPIError(200, f"malformed {name} event: {data[:200]!r}") from None
-    if name == "error":
-        raise errors.from_event(payload)
-    if name == "passages":
-        return PassagesEvent(tuple(payload.get("passages") or ()))
-    if name == "delta":
-        return DeltaEvent(str(payload.get("text", "")))
-    return AnswerEvent(Answer.from_json(payload))
+    error.response = response
+    return error
 
 
 class EventReader:
-    """Typed events of an answer stream, chunk by chunk; the stream must end with the answer."""
+    """Typed events of an answer stream; the stream must end with the answer."""
 
     def __init__(self) -> None:
-        self._decoder = SSEDecoder()
         self._answered = False
 
-    def feed(self, chunk: bytes) -> Iterator[StreamEvent]:
-        """The events `chunk` completes (a generator: those before an error still arrive)."""
-        yield from self._typed(self._decoder.feed(chunk))
+    def read(self, sse: ServerSentEvent) -> StreamEvent | None:
+        """The typed event; None for one this client does not know. An `error` event raises."""
+        if sse.event == "error":
+            try:
+                payload = sse.json()
+            except ValueError:
+                raise errors.InvalidResponseError(
+                    200, f"error event is not JSON: {sse.data[:200]!r}", code="not_json"
+                ) from None
+            raise errors.from_event(payload)
+        try:
+            if sse.event == "passages":
+                return PassagesEvent.model_validate_json(sse.data)
+            if sse.event == "delta":
+                return DeltaEvent.model_validate_json(sse.data)
+            if sse.event == "answer":
+                event = AnswerEvent(answer=Answer.model_validate_json(sse.data))
+                self._answered = True
+                return event
+        except pydantic.ValidationError as exc:
+            raise errors.invalid_response(200, f"{sse.event} event", sse.data, exc) from None
+        return None  # an event this client does not know yet
 
-    def close(self) -> Iterator[StreamEvent]:
-        """The last events; raises when the stream was cut before the answer event."""
-        yield from self._typed(self._decoder.close())
+    def end(self) -> None:
+        """Raises when the stream was cut before the answer event."""
         if not self._answered:
             raise errors.RagAPIError(
                 200, "the stream ended before the answer event", "stream_error", "truncated"
             )
 
-    def _typed(self, raw: Iterator[tuple[str, str]]) -> Iterator[StreamEvent]:
-        for name, data in raw:
-            event = stream_event(name, data)
-            if event is not None:
-                self._answered = self._answered or isinstance(event, AnswerEvent)
-                yield event
+
+def not_a_stream(response: httpx.Response, reason: Exception) -> errors.RagAPIError:
+    """The exception for a streamed answer that is not a text/event-stream."""
+    return errors.InvalidResponseError(response.status_code, str(reason), code="not_a_stream")
 
 
 def _seg(value: str) -> str:
@@ -193,33 +178,32 @@ def _seg(value: str) -> str:
     return quote(value, safe="")
 
 
-def _none(_: Any) -> None:
+def _none(_: bytes) -> None:
     return None
 
 
-def _kbs(body: Any) -> list[KB]:
-    return [KB.from_json(x) for x in body["data"]]
+def _kbs(raw: bytes) -> list[KB]:
+    return KBList.model_validate_json(raw).data
 
 
-def _jobs(body: Any) -> list[Job]:
-    return [Job.from_json(x) for x in body["data"]]
+def _jobs(raw: bytes) -> list[Job]:
+    return JobList.model_validate_json(raw).data
 
 
-def _hits(body: Any) -> list[Hit]:
-    return [Hit.from_json(x) for x in body["data"]]
+def _hits(raw: bytes) -> list[Hit]:
+    return SearchOut.model_validate_json(raw).data
 
 
-def _vectors(body: Any) -> list[list[float]]:
-    rows = sorted(body["data"], key=lambda row: row.get("index", 0))
-    return [[float(v) for v in row["embedding"]] for row in rows]
+_FLOATS = pydantic.TypeAdapter(list[float])  # the client asks for floats, never base64
 
 
-def _deleted(body: Any) -> int:
-    return int(body["deleted"])
+def _vectors(raw: bytes) -> list[list[float]]:
+    rows = sorted(EmbeddingList.model_validate_json(raw).data, key=lambda row: row.index)
+    return [_FLOATS.validate_python(row.embedding) for row in rows]
 
 
-def _json(body: Any) -> dict[str, Any]:
-    return body if isinstance(body, dict) else {"body": body}
+def _deleted(raw: bytes) -> int:
+    return Deleted.model_validate_json(raw).deleted
 
 
 def _some(**fields: Any) -> dict[str, Any]:
@@ -246,11 +230,13 @@ class Calls:
 
     @staticmethod
     def create_kb(name: str, options: Mapping[str, Any]) -> Call[KB]:
-        return Call("POST", "/v1/kbs", KB.from_json, json={"name": name, **options}, replay=False)
+        return Call(
+            "POST", "/v1/kbs", KB.model_validate_json, json={"name": name, **options}, replay=False
+        )
 
     @staticmethod
     def get_kb(kb: str) -> Call[KB]:
-        return Call("GET", f"/v1/kbs/{_seg(kb)}", KB.from_json)
+        return Call("GET", f"/v1/kbs/{_seg(kb)}", KB.model_validate_json)
 
     @staticmethod
     def delete_kb(kb: str) -> Call[None]:
@@ -262,21 +248,25 @@ class Calls:
         if isinstance(files, str | os.PathLike) or one_pair or not files:
             raise ValueError("upload_files takes a non-empty list of paths or (name, bytes) pairs")
         parts = [_upload(item) for item in files]
-        return Call("POST", f"/v1/kbs/{_seg(kb)}/documents", Job.from_json, files=parts)
+        return Call("POST", f"/v1/kbs/{_seg(kb)}/documents", Job.model_validate_json, files=parts)
 
     @staticmethod
     def add_records(kb: str, records: Sequence[Mapping[str, Any]]) -> Call[Job]:
         body = {"documents": [dict(r) for r in records]}
-        return Call("POST", f"/v1/kbs/{_seg(kb)}/documents", Job.from_json, json=body)
+        return Call("POST", f"/v1/kbs/{_seg(kb)}/documents", Job.model_validate_json, json=body)
 
     @staticmethod
     def list_documents(kb: str, offset: int, limit: int) -> Call[DocumentPage]:
         params = {"offset": offset, "limit": limit}
-        return Call("GET", f"/v1/kbs/{_seg(kb)}/documents", DocumentPage.from_json, params=params)
+        return Call(
+            "GET", f"/v1/kbs/{_seg(kb)}/documents", DocumentPage.model_validate_json, params=params
+        )
 
     @staticmethod
     def get_document(kb: str, doc_id: str) -> Call[Document]:
-        return Call("GET", f"/v1/kbs/{_seg(kb)}/documents/{_seg(doc_id)}", Document.from_json)
+        return Call(
+            "GET", f"/v1/kbs/{_seg(kb)}/documents/{_seg(doc_id)}", Document.model_validate_json
+        )
 
     @staticmethod
     def delete_document(kb: str, doc_id: str) -> Call[None]:
@@ -294,11 +284,13 @@ class Calls:
 
     @staticmethod
     def get_job(job_id: str) -> Call[Job]:
-        return Call("GET", f"/v1/jobs/{_seg(job_id)}", Job.from_json)
+        return Call("GET", f"/v1/jobs/{_seg(job_id)}", Job.model_validate_json)
 
     @staticmethod
     def cancel_job(job_id: str) -> Call[Job]:
-        return Call("POST", f"/v1/jobs/{_seg(job_id)}/cancel", Job.from_json, replay=False)
+        return Call(
+            "POST", f"/v1/jobs/{_seg(job_id)}/cancel", Job.model_validate_json, replay=False
+        )
 
     @staticmethod
     def search(
@@ -310,7 +302,7 @@ class Calls:
     @staticmethod
     def answer(kb: str, question: str, stream: bool, **options: Any) -> Call[Answer]:
         body = _some(question=question, **options) | ({"stream": True} if stream else {})
-        return Call("POST", f"/v1/kbs/{_seg(kb)}/answer", Answer.from_json, json=body)
+        return Call("POST", f"/v1/kbs/{_seg(kb)}/answer", Answer.model_validate_json, json=body)
 
     @staticmethod
     def embeddings(model: str, input: str | Sequence[str]) -> Call[list[list[float]]]:
@@ -325,8 +317,8 @@ class Calls:
             client_secret=client_secret,
             scope=scope,
         )
-        return Call("POST", "/v1/oauth/token", Token.from_json, data=form, auth=False)
+        return Call("POST", "/v1/oauth/token", Token.model_validate_json, data=form, auth=False)
 
     @staticmethod
-    def probe(path: str) -> Call[dict[str, Any]]:
-        return Call("GET", path, _json, retry=False)
+    def probe(path: str, model: type[M]) -> Call[M]:
+        return Call("GET", path, model.model_validate_json, retry=False)

@@ -3,24 +3,35 @@
 Retried: 429, 500, 502, 503, 504 and transport errors (refused connections, timeouts, dropped
 connections), at most `max_retries` times. The wait is `min(max_backoff, backoff * 2**attempt)`
 plus up to 10% jitter, unless the response says `Retry-After` (seconds or an HTTP date): then
-exactly that, capped at `retry_after_cap`.
+exactly that, capped at `retry_after_cap` (120 s).
 
 A request whose repeat would not give the same result (`replay=False`: create or delete a KB,
 delete documents, cancel a job) is retried only when the server cannot have acted on it: a
 429 (the rate limiter refuses before any route runs) or a connection that was never made.
+
+tenacity runs the loop (`Retrying`, `AsyncRetrying`); `rag.http_retry` reads `Retry-After`
+from the failed try's response (`RagAPIError.response`).
 """
 
 from __future__ import annotations
 
-import math
 import random
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC
-from email.utils import parsedate_to_datetime
+from typing import Any
 
 import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from api.client.errors import RagAPIError
+from rag.http_retry import wait_retry_after
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 RETRY_AFTER_CAP = 120.0
@@ -30,21 +41,21 @@ JITTER = 0.1
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
-def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
-    """Seconds to wait from `Retry-After` (delta seconds or an HTTP date); None if absent."""
-    if not value or not value.strip():
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = when.timestamp() - now()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
+class wait_backoff(wait_exponential):
+    """tenacity's exponential wait plus up to `JITTER` of it (its own jitter is absolute)."""
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        base = super().__call__(retry_state)
+        return base + random.uniform(0.0, base * JITTER)
+
+
+def retryable(error: BaseException, *, replay: bool) -> bool:
+    """Whether a try that failed with `error` may be sent again."""
+    if isinstance(error, RagAPIError):
+        return error.status in RETRY_STATUS and (replay or error.status == 429)
+    if isinstance(error, httpx.TransportError):
+        return replay or isinstance(error, NOT_SENT)
+    return False
 
 
 @dataclass(frozen=True)
@@ -60,28 +71,21 @@ class RetryPolicy:
         if self.max_retries < 0 or self.backoff < 0 or self.max_backoff < 0:
             raise ValueError("max_retries, backoff and max_backoff must be >= 0")
 
-    def backoff_delay(self, attempt: int) -> float:
-        """The exponential wait before retry number `attempt + 1`, with jitter."""
-        base = min(self.max_backoff, self.backoff * 2.0 ** min(attempt, 64))
-        return base + random.uniform(0.0, base * JITTER)
+    def retrying(self, *, replay: bool, retry: bool, sleep: Callable[[float], None]) -> Retrying:
+        """The blocking retry loop of one call (`retry` False: one try only)."""
+        return Retrying(sleep=sleep, **self._options(replay, retry))
 
-    def after_response(
-        self, attempt: int, status: int, headers: Mapping[str, str], *, replay: bool
-    ) -> float | None:
-        """The wait before retrying after an error status; None: do not retry."""
-        if attempt >= self.max_retries or status not in RETRY_STATUS:
-            return None
-        if status != 429 and not replay:
-            return None
-        told = parse_retry_after(headers.get("retry-after"))
-        if told is not None:
-            return min(told, self.retry_after_cap)
-        return self.backoff_delay(attempt)
+    def async_retrying(
+        self, *, replay: bool, retry: bool, sleep: Callable[[float], Awaitable[None]]
+    ) -> AsyncRetrying:
+        """The asyncio retry loop of one call."""
+        return AsyncRetrying(sleep=sleep, **self._options(replay, retry))
 
-    def after_error(
-        self, attempt: int, error: httpx.TransportError, *, replay: bool
-    ) -> float | None:
-        """The wait before retrying after a transport error; None: do not retry."""
-        if attempt >= self.max_retries or not (replay or isinstance(error, NOT_SENT)):
-            return None
-        return self.backoff_delay(attempt)
+    def _options(self, replay: bool, retry: bool) -> dict[str, Any]:
+        backoff = wait_backoff(multiplier=self.backoff, max=self.max_backoff)
+        return {
+            "stop": stop_after_attempt(self.max_retries + 1 if retry else 1),
+            "wait": wait_retry_after(backoff, cap=self.retry_after_cap),
+            "retry": retry_if_exception(lambda error: retryable(error, replay=replay)),
+            "reraise": True,  # the last try's own error, not tenacity's RetryError
+        }

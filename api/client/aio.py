@@ -9,11 +9,13 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
+from httpx_sse import EventSource, SSEError
 
 from api.client import _base as base
 from api.client._base import DEFAULT_BASE_URL, Call, Calls, Upload
 from api.client._retry import RetryPolicy
 from api.client.types import KB, Answer, Document, DocumentPage, Hit, Job, StreamEvent, Token
+from api.schemas import HealthOut, ReadyOut
 
 T = TypeVar("T")
 
@@ -165,15 +167,17 @@ class AsyncRagClient:
         options = dict(schema=schema, filters=filters, mode=mode, k=k, profile=profile)
         call = Calls.answer(kb, question, True, max_tokens=max_tokens, **options)
         response = await self._send(call, stream=True)
+        reader = base.EventReader()
         try:
-            reader = base.EventReader()
-            async for chunk in response.aiter_bytes():
-                for event in reader.feed(chunk):
+            async for sse in EventSource(response).aiter_sse():
+                event = reader.read(sse)
+                if event is not None:
                     yield event
-            for event in reader.close():
-                yield event
+        except SSEError as exc:
+            raise base.not_a_stream(response, exc) from None
         finally:
             await response.aclose()
+        reader.end()
 
     async def embeddings(self, model: str, input: str | Sequence[str]) -> list[list[float]]:
         """Vectors of `input` (one per string) from `kb:<name>` or an embedder name."""
@@ -185,40 +189,38 @@ class AsyncRagClient:
         """A short-lived access token (OAuth2 client credentials)."""
         return await self._run(Calls.token(client_id, client_secret, scope))
 
-    async def healthz(self) -> dict[str, Any]:
-        """Liveness: the probe's JSON (never retried)."""
-        return await self._run(Calls.probe("/healthz"))
+    async def healthz(self) -> HealthOut:
+        """Liveness (never retried)."""
+        return await self._run(Calls.probe("/healthz", HealthOut))
 
-    async def readyz(self) -> dict[str, Any]:
-        """Readiness JSON; not ready (503) raises ServerError, its `.body` the checks."""
-        return await self._run(Calls.probe("/readyz"))
+    async def readyz(self) -> ReadyOut:
+        """Readiness; not ready (503) raises ServerError, its `.body` the checks."""
+        return await self._run(Calls.probe("/readyz", ReadyOut))
 
     # Sending
 
     async def _run(self, call: Call[T]) -> T:
-        return call.parse(base.decode(await self._send(call)))
+        return base.read(call, await self._send(call))
 
     async def _send(self, call: Call[Any], *, stream: bool = False) -> httpx.Response:
         """The first successful response, retrying per the policy; raises the mapped error.
 
         A stream is retried only before its body starts: once returned, it is the caller's.
         """
-        attempt = 0
-        while True:
-            request = base.build_request(self._http, call, self._key)
-            try:
-                response = await self._http.send(request, stream=stream)
-            except httpx.TransportError as exc:
-                wait = base.retry_wait(self._policy, call, attempt, exc)
-                if wait is None:
-                    raise
-            else:
-                if response.is_success:
-                    return response
-                await response.aread()
-                await response.aclose()
-                wait = base.retry_wait(self._policy, call, attempt, response)
-                if wait is None:
-                    raise base.failure(response)
-            await self._sleep(wait)
-            attempt += 1
+        retrying = self._policy.async_retrying(
+            replay=call.replay, retry=call.retry, sleep=self._pause
+        )
+        response: httpx.Response = await retrying(self._try, call, stream)
+        return response
+
+    async def _try(self, call: Call[Any], stream: bool) -> httpx.Response:
+        request = base.build_request(self._http, call, self._key)
+        response = await self._http.send(request, stream=stream)
+        if not response.is_success:
+            await response.aread()
+            await response.aclose()
+            raise base.failure(response)
+        return response
+
+    async def _pause(self, seconds: float) -> None:
+        await self._sleep(seconds)

@@ -7,7 +7,8 @@
     ├── NotFoundError            404
     ├── ConflictError            409
     ├── RateLimitError           429 (`retry_after` seconds, when the server said)
-    └── ServerError              5xx
+    ├── ServerError              5xx
+    └── InvalidResponseError     a success whose body the API's own models reject
     JobTimeoutError              wait_for_job gave up (a TimeoutError, not an API answer)
 
 Connection failures that outlast the retries raise httpx's own `httpx.TransportError`.
@@ -19,12 +20,21 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from api.client._retry import parse_retry_after
+import httpx
+import pydantic
+
 from api.client.types import Job
+from rag.http_retry import parse_retry_after
 
 
 class RagAPIError(Exception):
-    """An error answer of the service. `body` is the parsed JSON body (or the text)."""
+    """An error answer of the service. `body` is the parsed JSON body (or the text).
+
+    `response` is the httpx response it came in, when there was one (retries read its
+    `Retry-After`).
+    """
+
+    response: httpx.Response | None = None
 
     def __init__(
         self,
@@ -74,6 +84,10 @@ class RateLimitError(RagAPIError):
 
 class ServerError(RagAPIError):
     """5xx: the service or one of its backends failed."""
+
+
+class InvalidResponseError(RagAPIError):
+    """A success answer whose body is not what the API describes (a proxy, another service)."""
 
 
 class JobTimeoutError(TimeoutError):
@@ -157,6 +171,20 @@ def from_event(payload: Any) -> RagAPIError:
     type_ = err.get("type") if isinstance(err, dict) else None
     status = _STATUS_OF_TYPE.get(type_, 500) if isinstance(type_, str) else 500
     return from_body(status, payload, fallback="error in stream")
+
+
+def invalid_response(
+    status: int, what: str, content: bytes | str, error: pydantic.ValidationError
+) -> RagAPIError:
+    """The exception for a body (or stream event) that the API's model rejects."""
+    problems = error.errors(include_url=False)
+    if problems and problems[0]["type"] == "json_invalid":
+        raw = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
+        return InvalidResponseError(status, f"{what} is not JSON: {raw[:200]!r}", code="not_json")
+    named = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in problems[:5]
+    )
+    return InvalidResponseError(status, f"unexpected {what}: {named}", code="invalid_body")
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -8,11 +8,13 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
+from httpx_sse import EventSource, SSEError
 
 from api.client import _base as base
 from api.client._base import DEFAULT_BASE_URL, Call, Calls, Upload
 from api.client._retry import RetryPolicy
 from api.client.types import KB, Answer, Document, DocumentPage, Hit, Job, StreamEvent, Token
+from api.schemas import HealthOut, ReadyOut
 
 T = TypeVar("T")
 
@@ -159,13 +161,17 @@ class RagClient:
         options = dict(schema=schema, filters=filters, mode=mode, k=k, profile=profile)
         call = Calls.answer(kb, question, True, max_tokens=max_tokens, **options)
         response = self._send(call, stream=True)
+        reader = base.EventReader()
         try:
-            reader = base.EventReader()
-            for chunk in response.iter_bytes():
-                yield from reader.feed(chunk)
-            yield from reader.close()
+            for sse in EventSource(response).iter_sse():
+                event = reader.read(sse)
+                if event is not None:
+                    yield event
+        except SSEError as exc:
+            raise base.not_a_stream(response, exc) from None
         finally:
             response.close()
+        reader.end()
 
     def embeddings(self, model: str, input: str | Sequence[str]) -> list[list[float]]:
         """Vectors of `input` (one per string) from `kb:<name>` or an embedder name."""
@@ -177,40 +183,35 @@ class RagClient:
         """A short-lived access token (OAuth2 client credentials)."""
         return self._run(Calls.token(client_id, client_secret, scope))
 
-    def healthz(self) -> dict[str, Any]:
-        """Liveness: the probe's JSON (never retried)."""
-        return self._run(Calls.probe("/healthz"))
+    def healthz(self) -> HealthOut:
+        """Liveness (never retried)."""
+        return self._run(Calls.probe("/healthz", HealthOut))
 
-    def readyz(self) -> dict[str, Any]:
-        """Readiness JSON; not ready (503) raises ServerError, its `.body` the checks."""
-        return self._run(Calls.probe("/readyz"))
+    def readyz(self) -> ReadyOut:
+        """Readiness; not ready (503) raises ServerError, its `.body` the checks."""
+        return self._run(Calls.probe("/readyz", ReadyOut))
 
     # Sending
 
     def _run(self, call: Call[T]) -> T:
-        return call.parse(base.decode(self._send(call)))
+        return base.read(call, self._send(call))
 
     def _send(self, call: Call[Any], *, stream: bool = False) -> httpx.Response:
         """The first successful response, retrying per the policy; raises the mapped error.
 
         A stream is retried only before its body starts: once returned, it is the caller's.
         """
-        attempt = 0
-        while True:
-            request = base.build_request(self._http, call, self._key)
-            try:
-                response = self._http.send(request, stream=stream)
-            except httpx.TransportError as exc:
-                wait = base.retry_wait(self._policy, call, attempt, exc)
-                if wait is None:
-                    raise
-            else:
-                if response.is_success:
-                    return response
-                response.read()
-                response.close()
-                wait = base.retry_wait(self._policy, call, attempt, response)
-                if wait is None:
-                    raise base.failure(response)
-            self._sleep(wait)
-            attempt += 1
+        retrying = self._policy.retrying(replay=call.replay, retry=call.retry, sleep=self._pause)
+        return retrying(self._try, call, stream)
+
+    def _try(self, call: Call[Any], stream: bool) -> httpx.Response:
+        request = base.build_request(self._http, call, self._key)
+        response = self._http.send(request, stream=stream)
+        if not response.is_success:
+            response.read()
+            response.close()
+            raise base.failure(response)
+        return response
+
+    def _pause(self, seconds: float) -> None:
+        self._sleep(seconds)

@@ -23,8 +23,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
 from fastapi import APIRouter
+from sse_starlette import ServerSentEvent
 
 from api.deps import Reader, ServicesDep
 from api.errors import ApiError, error_body, exception_body
@@ -46,7 +46,7 @@ from api.openai.schemas import (
     ResponseFormat,
 )
 from api.services import Services
-from api.sse import HEADERS, ClosingStreamingResponse, aclose, event, primed
+from api.sse import aclose, event, event_stream, primed
 from rag.answer import NOT_IN_KB, Answer, AnswerEvent, AnswerRequest, DeltaEvent, StreamEvent
 from rag.answer.errors import AnswerError
 from rag.errors import RagError
@@ -191,8 +191,8 @@ class Reply:
         finish: bool = False,
         usage: CompletionUsage | None = None,
         cited: list[CitationObject] | None = None,
-    ) -> bytes:
-        """One `data:` frame; `delta` None makes the usage chunk (no choices)."""
+    ) -> ServerSentEvent:
+        """One `data:` event; `delta` None makes the usage chunk (no choices)."""
         choices = (
             []
             if delta is None
@@ -206,7 +206,7 @@ class Reply:
             usage=usage,
             citations=cited,
         )
-        return event(None, chunk.wire())
+        return event(None, chunk.model_dump(mode="json"))
 
 
 class StreamedText:
@@ -231,13 +231,13 @@ class StreamedText:
             if self.structured:
                 return Delta(refusal=NOT_IN_KB)
             return Delta(content=f"\n\n{NOT_IN_KB}" if self.sent else NOT_IN_KB)
-        if self.structured:
-            return Delta(content=None if self.sent else answer.answer)
         text = answer.answer
+        markers = "" if self.structured else citation_markers(text, answer)
         if not text.startswith(self.sent):  # cannot happen with a consistent stream; be whole
             log.warning("streamed answer text differs from the validated answer")
-            return Delta(content=f"\n\n{text}{citation_markers(text, answer)}")
-        rest = text[len(self.sent) :] + citation_markers(text, answer)
+            # Data sent cannot be taken back; text can be followed by the whole answer.
+            return Delta(content=None if self.structured else f"\n\n{text}{markers}")
+        rest = text[len(self.sent) :] + markers
         return Delta(content=rest or None)
 
 
@@ -280,9 +280,7 @@ async def chat_completions(
         _, events = await primed(services.answerer.stream(opened, request))
         include_usage = body.stream_options is not None and body.stream_options.include_usage
         run = StreamRun(services, principal.key_id, request, profile_name, reply, include_usage)
-        return ClosingStreamingResponse(
-            _chunks(run, events), media_type="text/event-stream", headers=HEADERS
-        )
+        return event_stream(_chunks(run, events))
     try:
         answer = await services.answerer.answer(opened, request)
     except RagError as exc:
@@ -305,7 +303,9 @@ class StreamRun:
     include_usage: bool
 
 
-async def _chunks(run: StreamRun, events: AsyncIterator[StreamEvent]) -> AsyncIterator[bytes]:
+async def _chunks(
+    run: StreamRun, events: AsyncIterator[StreamEvent]
+) -> AsyncIterator[ServerSentEvent]:
     services, reply = run.services, run.reply
     text = StreamedText(reply.structured)
     try:
@@ -332,8 +332,5 @@ async def _chunks(run: StreamRun, events: AsyncIterator[StreamEvent]) -> AsyncIt
         log.exception("chat completion stream failed")
         yield event(None, error_body("internal error", "server_error", "internal"))
     finally:
-        # Closing the answer stream stops the generation; shielded so that a cancelled
-        # request (the client went away) still waits for the generator to let go.
-        with anyio.CancelScope(shield=True):
-            await aclose(events)
+        await aclose(events)  # stops the generation
     yield DONE

@@ -223,10 +223,16 @@ class ChatCompletion(BaseModel):
     system_fingerprint: None = None
 
 
+def _unset(value: Any) -> bool:
+    return value is None
+
+
 class Delta(BaseModel):
-    role: Literal["assistant"] | None = None
-    content: str | None = None
-    refusal: str | None = None
+    """What a chunk adds: only what changed, `{"content": "The"}`, no nulls for the rest."""
+
+    role: Literal["assistant"] | None = Field(default=None, exclude_if=_unset)
+    content: str | None = Field(default=None, exclude_if=_unset)
+    refusal: str | None = Field(default=None, exclude_if=_unset)
 
 
 class ChunkChoice(BaseModel):
@@ -237,6 +243,8 @@ class ChunkChoice(BaseModel):
 
 
 class ChatCompletionChunk(BaseModel):
+    """One streamed chunk; `usage` is always present (null until the usage chunk)."""
+
     id: str
     object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
     created: int
@@ -244,19 +252,9 @@ class ChatCompletionChunk(BaseModel):
     choices: list[ChunkChoice]
     usage: CompletionUsage | None = None
     citations: list[CitationObject] | None = Field(
-        default=None, description="on the last chunk only"
+        default=None, exclude_if=_unset, description="on the last chunk only"
     )
     system_fingerprint: None = None
-
-    def wire(self) -> dict[str, Any]:
-        """The chunk as sent: `usage` always present (null until the usage chunk)."""
-        data = self.model_dump(mode="json")
-        if self.citations is None:
-            del data["citations"]
-        for choice in data["choices"]:
-            # A delta carries only what changed: `{"content": "The"}`, not nulls for the rest.
-            choice["delta"] = {k: v for k, v in choice["delta"].items() if v is not None}
-        return data
 
 
 # --- embeddings -----------------------------------------------------------------------------

@@ -8,16 +8,24 @@ uploading a file again replaces that document, and unchanged content costs nothi
 from __future__ import annotations
 
 import asyncio
-import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ValidationError
 
 from api.deps import KBRef, ReadKB, ServicesDep, WriteKB
 from api.errors import ApiError, not_found
-from api.routes.jobs import JobOut
+from api.schemas import (
+    KB_ERRORS,
+    Deleted,
+    DeleteWhere,
+    DocumentOut,
+    DocumentPage,
+    JobOut,
+    RecordsIn,
+    error_responses,
+)
 from api.services import Services
 from api.uploads import save_multipart, too_large
 from indexer.jobs.model import Job, JobTarget, new_job_id
@@ -25,96 +33,7 @@ from rag.types import StoredDocument
 
 router = APIRouter(tags=["documents"])
 
-MAX_RECORDS = 10_000
-Scalar = str | int | float | bool
 DocId = Annotated[str, Path(description="document id", min_length=1, max_length=1024)]
-
-
-class RecordIn(BaseModel):
-    """One document given as text; its metadata is flat (scalar values only)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: str = Field(min_length=1, max_length=512, examples=["refunds"])
-    text: str = Field(min_length=1, max_length=1_000_000, examples=["Refunds take 14 days."])
-    title: str | None = Field(default=None, max_length=1000, examples=["Refunds"])
-    metadata: dict[str, Scalar] | None = Field(
-        default=None, max_length=64, examples=[{"year": 2024, "lang": "en"}]
-    )
-
-    @field_validator("id", "text")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value
-
-    @field_validator("metadata")
-    @classmethod
-    def _finite(cls, value: dict[str, Scalar] | None) -> dict[str, Scalar] | None:
-        for key, item in (value or {}).items():
-            if isinstance(item, float) and not math.isfinite(item):
-                raise ValueError(f"metadata {key!r} is not a finite number")
-        return value
-
-
-class RecordsIn(BaseModel):
-    """JSON records to ingest; ids must be unique within one request."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    documents: list[RecordIn] = Field(min_length=1, max_length=MAX_RECORDS)
-
-    @model_validator(mode="after")
-    def _unique_ids(self) -> RecordsIn:
-        seen: set[str] = set()
-        for record in self.documents:
-            if record.id in seen:
-                raise ValueError(f"document id {record.id!r} appears twice")
-            seen.add(record.id)
-        return self
-
-
-class DocumentOut(BaseModel):
-    id: str
-    title: str
-    source: str = Field(description="'upload:<file name>' for uploaded files")
-    metadata: dict[str, Any]
-    chunk_count: int
-    content_hash: str
-
-    @classmethod
-    def of(cls, doc: StoredDocument) -> DocumentOut:
-        return cls(
-            id=doc.id,
-            title=doc.title,
-            source=doc.source,
-            metadata=dict(doc.metadata),
-            chunk_count=doc.chunk_count,
-            content_hash=doc.content_hash,
-        )
-
-
-class DocumentPage(BaseModel):
-    data: list[DocumentOut]
-    offset: int
-    limit: int
-    total: int
-
-
-class DeleteWhere(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    where: dict[str, Scalar] = Field(
-        min_length=1,
-        max_length=32,
-        description="metadata equality filters, ANDed; every matching document is deleted",
-        examples=[{"year": 2023}],
-    )
-
-
-class Deleted(BaseModel):
-    deleted: int
 
 
 def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
@@ -205,6 +124,7 @@ async def _submit_files(request: Request, services: Services, kb: KBRef) -> Job:
     response_model=JobOut,
     summary="Upload files or JSON records; returns the ingestion job",
     openapi_extra=_UPLOAD_BODY,
+    responses=error_responses(*KB_ERRORS, 400, 413, 415),
 )
 async def add_documents(
     request: Request, response: Response, kb: WriteKB, services: ServicesDep
@@ -227,7 +147,12 @@ async def add_documents(
     return JobOut.of(job)
 
 
-@router.get("/kbs/{kb}/documents", response_model=DocumentPage, summary="List a KB's documents")
+@router.get(
+    "/kbs/{kb}/documents",
+    response_model=DocumentPage,
+    summary="List a KB's documents",
+    responses=error_responses(*KB_ERRORS),
+)
 async def list_documents(
     kb: ReadKB,
     services: ServicesDep,
@@ -248,7 +173,12 @@ def _document_not_found(doc_id: str) -> ApiError:
     return not_found(f"no document {doc_id!r}", "document_not_found")
 
 
-@router.get("/kbs/{kb}/documents/{doc_id:path}", response_model=DocumentOut, summary="A document")
+@router.get(
+    "/kbs/{kb}/documents/{doc_id:path}",
+    response_model=DocumentOut,
+    summary="A document",
+    responses=error_responses(*KB_ERRORS),
+)
 async def get_document(kb: ReadKB, doc_id: DocId, services: ServicesDep) -> DocumentOut:
     doc = await asyncio.to_thread(lambda: services.kbs.get(kb.stored).store.get_document(doc_id))
     if doc is None:
@@ -256,7 +186,12 @@ async def get_document(kb: ReadKB, doc_id: DocId, services: ServicesDep) -> Docu
     return DocumentOut.of(doc)
 
 
-@router.delete("/kbs/{kb}/documents/{doc_id:path}", status_code=204, summary="Delete a document")
+@router.delete(
+    "/kbs/{kb}/documents/{doc_id:path}",
+    status_code=204,
+    summary="Delete a document",
+    responses=error_responses(*KB_ERRORS),
+)
 async def delete_document(kb: WriteKB, doc_id: DocId, services: ServicesDep) -> Response:
     def delete() -> int:
         store = services.kbs.get(kb.stored).store
@@ -274,6 +209,7 @@ async def delete_document(kb: WriteKB, doc_id: DocId, services: ServicesDep) -> 
     "/kbs/{kb}/documents/delete",
     response_model=Deleted,
     summary="Delete the documents whose metadata matches",
+    responses=error_responses(*KB_ERRORS, 400, 413),
 )
 async def delete_where(body: DeleteWhere, kb: WriteKB, services: ServicesDep) -> Deleted:
     def delete() -> int:

@@ -3,30 +3,41 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from api.deps import ServicesDep
 from api.readiness import Warmup, checks, is_ready
+from api.schemas import HealthOut, ReadyOut
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", summary="The process is alive")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+@router.get("/healthz", response_model=HealthOut, summary="The process is alive")
+async def healthz() -> HealthOut:
+    return HealthOut()
 
 
-@router.get("/readyz", summary="Models loaded and backends reachable")
+@router.get(
+    "/readyz",
+    response_model=ReadyOut,
+    summary="Models loaded and backends reachable",
+    responses={503: {"model": ReadyOut, "description": "not ready: a check is not `ok`"}},
+)
 async def readyz(request: Request, services: ServicesDep) -> JSONResponse:
     warmup: Warmup = request.app.state.warmup
     results = await checks(services.settings, services.workspace, warmup)
     ready = is_ready(results)
-    body = {"status": "ready" if ready else "not_ready", "checks": results}
-    return JSONResponse(body, status_code=200 if ready else 503)
+    body = ReadyOut(status="ready" if ready else "not_ready", checks=results)
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics")
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    summary="Prometheus metrics",
+    response_description=f"the Prometheus text format ({CONTENT_TYPE_LATEST})",
+)
 async def metrics(services: ServicesDep) -> Response:
     stats = getattr(services.embedder, "stats", None)
     if stats is not None:

@@ -7,30 +7,22 @@ Basic auth (2.3.1). Errors use the service's error object with the OAuth error n
 from __future__ import annotations
 
 import asyncio
-import base64
-from typing import Annotated, Literal
+from typing import Annotated
 from urllib.parse import unquote_plus
 
-from fastapi import APIRouter, Form, Request, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Form, HTTPException, Response
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from starlette.requests import HTTPConnection
 
 from api.deps import ServicesDep
 from api.errors import ApiError
+from api.schemas import TokenResponse, error_responses
 from controlplane.keys import ordered_scopes
 from controlplane.principal import SCOPES, Principal, Scope
 
 router = APIRouter(tags=["auth"])
 
 GRANT_TYPE = "client_credentials"
-
-
-class TokenResponse(BaseModel):
-    """RFC 6749 5.1 access-token response."""
-
-    access_token: str = Field(description="a signed JWT; send it as `Authorization: Bearer`")
-    token_type: Literal["Bearer"] = "Bearer"
-    expires_in: int = Field(description="seconds until the token expires", examples=[900])
-    scope: str = Field(description="the token's scopes, space-separated", examples=["read write"])
 
 
 def _bad_request(message: str, code: str, param: str | None = None) -> ApiError:
@@ -49,20 +41,36 @@ def _invalid_client(basic: bool) -> ApiError:
     )
 
 
-def basic_credentials(request: Request) -> tuple[str, str] | None:
-    """`(client_id, client_secret)` from an `Authorization: Basic` header; None without one."""
-    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except ValueError:  # bad base64 (binascii.Error), non-ASCII input, non-UTF-8 bytes
-        raise _invalid_client(basic=True) from None
-    client_id, sep, secret = decoded.partition(":")
-    if not sep:
-        raise _invalid_client(basic=True)
-    # 2.3.1: both parts are form-urlencoded before they are joined and encoded.
-    return unquote_plus(client_id), unquote_plus(secret)
+class ClientBasic(HTTPBasic):
+    """Client credentials from an `Authorization: Basic` header (RFC 6749 2.3.1); None without.
+
+    FastAPI answers undecodable credentials with its own 401 even with `auto_error=False`;
+    ours is the service's error object with the OAuth error name.
+    """
+
+    # HTTPBasic itself overrides HTTPBase.__call__ with this return type (and the same ignore).
+    async def __call__(self, request: HTTPConnection) -> HTTPBasicCredentials | None:  # type: ignore[override]
+        try:
+            credentials = await super().__call__(request)
+        except HTTPException:
+            raise _invalid_client(basic=True) from None
+        if credentials is None:
+            return None
+        # 2.3.1: both parts are form-urlencoded before they are joined and encoded.
+        return HTTPBasicCredentials(
+            username=unquote_plus(credentials.username),
+            password=unquote_plus(credentials.password),
+        )
+
+
+Basic = Annotated[
+    HTTPBasicCredentials | None,
+    Depends(
+        ClientBasic(
+            auto_error=False, scheme_name="HTTPBasic", description="client_id:client_secret"
+        )
+    ),
+]
 
 
 def requested_scopes(principal: Principal, scope: str | None) -> frozenset[Scope]:
@@ -84,16 +92,12 @@ def requested_scopes(principal: Principal, scope: str | None) -> frozenset[Scope
     "/oauth/token",
     response_model=TokenResponse,
     summary="Issue an access token (OAuth2 client credentials)",
-    responses={
-        400: {"description": "unsupported grant type or invalid scope"},
-        401: {"description": "invalid client credentials"},
-        429: {"description": "the key's request rate limit is reached"},
-    },
+    responses=error_responses(400, 401, 413, 422, 429),
 )
 async def issue_token(
-    request: Request,
     response: Response,
     services: ServicesDep,
+    basic: Basic,
     grant_type: Annotated[str, Form(max_length=64, description="must be `client_credentials`")],
     client_id: Annotated[
         str | None, Form(max_length=64, description="the API key's id (or use HTTP Basic)")
@@ -113,7 +117,6 @@ async def issue_token(
             "unsupported_grant_type",
             param="grant_type",
         )
-    basic = basic_credentials(request)
     if basic is not None and (client_id is not None or client_secret is not None):
         # 2.3: a client must not use more than one authentication method in a request.
         raise _bad_request(
@@ -121,7 +124,7 @@ async def issue_token(
             "invalid_request",
         )
     if basic is not None:
-        client_id, client_secret = basic
+        client_id, client_secret = basic.username, basic.password
     if not client_id or not client_secret:
         raise _invalid_client(basic=basic is not None)
     # A key lookup is a SQLite read: off the event loop.

@@ -7,7 +7,7 @@ An uploaded file's documents get the file name as id (a CSV's rows `name#row`) a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,47 +22,59 @@ def upload_source(name: str) -> str:
     return f"{UPLOAD_SOURCE}{name}"
 
 
+class Uploads:
+    """A `SyncScope`: the stored documents of a job's uploaded files, by their upload source.
+
+    A file uploaded again covers its earlier rows, so the rows its new version lacks go.
+    """
+
+    def __init__(self, folder: Path, names: Sequence[str]) -> None:
+        # A failure names the file by the path JobInputs loaded it from: folder / name.
+        self.sources = {folder / name: upload_source(name) for name in names}
+        self.covered = frozenset(self.sources.values())
+
+    def covers(self, source: str) -> bool:
+        return source in self.covered
+
+    def source_of(self, failure: LoadFailure) -> str:
+        return self.sources.get(failure.path, str(failure.path))
+
+
 class JobInputs:
-    """Yields a job's documents; reports each failure and remembers which files loaded whole."""
+    """A job's documents and load failures; each failure is reported as it passes."""
 
     def __init__(self, job: Job, folder: Path, on_error: Callable[[FileError], None]) -> None:
         self.job = job
         self.folder = folder
         self.on_error = on_error
-        self.seen: set[str] = set()  # ids of documents yielded
-        self.clean_sources: set[str] = set()  # sources of files that loaded without a failure
 
-    def documents(self) -> Iterator[Document]:
+    def items(self) -> Iterator[Document | LoadFailure]:
+        """The documents to ingest, and a failure for each file or line that did not load."""
         if self.job.kind == "records":
             yield from records_documents(self.folder / RECORDS_FILE)
             return
         for name in self.job.inputs:
             yield from self._file(name)
 
-    def _file(self, name: str) -> Iterator[Document]:
-        path = self.folder / name
-        if not path.is_file():
-            self.on_error(FileError(name, "the uploaded file is missing from the job folder"))
-            return
-        source = upload_source(name)
-        clean = True
-        for item in iter_documents([path]):
-            if isinstance(item, LoadFailure):
-                clean = False
-                self.on_error(FileError(self._relative(item.path), item.reason))
-            else:
-                self.seen.add(item.id)
-                yield replace(item, source=source)
-        if clean:
-            self.clean_sources.add(source)
+    def scope(self) -> Uploads | None:
+        """The stored documents the job covers: none for records, which are never synced."""
+        return None if self.job.kind == "records" else Uploads(self.folder, self.job.inputs)
 
-    def _relative(self, failure_path: str) -> str:
-        # "…/uploads/job_x/data.jsonl:17" -> "data.jsonl:17": the folder is ours, not the caller's.
-        prefix = f"{self.folder.resolve()}/"
-        for candidate in (prefix, f"{self.folder}/"):
-            if failure_path.startswith(candidate):
-                return failure_path[len(candidate) :]
-        return failure_path
+    def _file(self, name: str) -> Iterator[Document | LoadFailure]:
+        path = self.folder / name
+        items: Iterable[Document | LoadFailure] = (
+            iter_documents([path])
+            if path.is_file()
+            else [LoadFailure(path, "the uploaded file is missing from the job folder")]
+        )
+        source = upload_source(name)
+        for item in items:
+            if isinstance(item, LoadFailure):
+                # Named as uploaded: the job folder is ours, not the caller's.
+                self.on_error(FileError(file=item.location(name), error=item.reason))
+                yield item
+            else:
+                yield replace(item, source=source)
 
 
 def records_documents(path: Path) -> Iterator[Document]:

@@ -166,7 +166,7 @@ class JobManager:
             self._submitted.add(job.id)
         self.metrics.jobs.labels("queued").inc()
         self._queue.put(job.id)
-        return job.copy()
+        return job.snapshot()
 
     # -- reading and cancelling ---------------------------------------------------------------
 
@@ -186,12 +186,12 @@ class JobManager:
         if since is not None:
             jobs = [j for j in jobs if j.created_at >= since]
         with self._lock:
-            return [self._live[j.id].copy() if j.id in self._live else j for j in jobs]
+            return [self._live[j.id].snapshot() if j.id in self._live else j for j in jobs]
 
     def cancel(self, job_id: str, tenant: str) -> Job:
         """Cancel a queued job at once, a running one at its next safe point (waits briefly)."""
         with self._lock:
-            job = self._live[job_id].copy() if job_id in self._live else self.store.get(job_id)
+            job = self._live[job_id].snapshot() if job_id in self._live else self.store.get(job_id)
             if job is None or job.tenant != tenant:
                 raise JobNotFoundError(job_id)
             if job.finished:
@@ -247,7 +247,7 @@ class JobManager:
         with self._lock:
             live = self._live.get(job_id)
             if live is not None:
-                return live.copy()
+                return live.snapshot()
         return self.store.get(job_id)
 
     # -- the worker ---------------------------------------------------------------------------
@@ -275,7 +275,7 @@ class JobManager:
             self._live[job_id] = job
             cancel = self._cancel[job_id] = threading.Event()
             self._done[job_id] = threading.Event()
-            self.store.save(job.copy())
+            self.store.save(job.snapshot())
         self._moved("queued", "running")
         log.info("ingestion job %s started (kb %s)", job_id, job.kb)
         progress = JobProgress(

@@ -1,12 +1,18 @@
-"""An ingestion job as the manager keeps it: state, inputs, progress, errors and timings."""
+"""An ingestion job as the manager keeps it: state, inputs, progress, errors and timings.
+
+Pydantic models: the job store writes a job with `model_dump_json` and reads it back with
+`model_validate_json` (the field names are the stored format), and `api.schemas.JobOut`
+derives the wire form from the same counts, errors and timings.
+"""
 
 from __future__ import annotations
 
-import copy
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 JobKind = Literal["files", "records"]
@@ -33,40 +39,44 @@ class JobTarget:
     name: str
 
 
-@dataclass
-class JobCounts:
+class JobCounts(BaseModel):
     """Progress by stage: documents parsed; chunks made, embedded and written."""
 
-    files: int = 0  # uploaded files (0 for a records job)
-    parsed: int = 0  # documents loaded and hashed (unchanged ones included)
-    chunked: int = 0  # chunks cut from new and changed documents
-    embedded: int = 0  # chunks embedded
-    indexed: int = 0  # chunks written to the store
-    unchanged: int = 0  # documents skipped: the same content is already stored
-    deleted: int = 0  # stored rows of a re-uploaded file that its new version lacks
-    failed: int = 0  # files (or .jsonl lines) that could not be loaded
+    files: int = Field(default=0, description="uploaded files (0 for JSON records)")
+    parsed: int = Field(
+        default=0, description="documents loaded and hashed, unchanged ones included"
+    )
+    chunked: int = Field(default=0, description="chunks cut from new and changed documents")
+    embedded: int = Field(default=0, description="chunks embedded")
+    indexed: int = Field(default=0, description="chunks written to the KB")
+    unchanged: int = Field(
+        default=0, description="documents skipped: the same content is already stored"
+    )
+    deleted: int = Field(
+        default=0, description="stored rows of a re-uploaded file its new version lacks"
+    )
+    failed: int = Field(default=0, description="files (or .jsonl lines) that could not be loaded")
 
 
-@dataclass
-class JobTimings:
-    """Seconds spent per stage; `parse` covers loading, hashing and chunking."""
+class JobTimings(BaseModel):
+    """Seconds spent per stage."""
 
-    parse: float = 0.0
+    parse: float = Field(default=0.0, description="seconds loading, hashing and chunking")
     embed: float = 0.0
     index: float = 0.0
     total: float = 0.0
 
 
-@dataclass(frozen=True)
-class FileError:
+class FileError(BaseModel):
     """One input that could not be ingested, named as it was uploaded."""
 
-    file: str
-    error: str
+    model_config = ConfigDict(frozen=True)
+
+    file: str = Field(examples=["scan.pdf"])
+    error: str = Field(examples=["encrypted PDF"])
 
 
-@dataclass
-class Job:
+class Job(BaseModel):
     """One ingestion job; `inputs` are the uploaded file names in upload order."""
 
     id: str
@@ -76,12 +86,12 @@ class Job:
     kind: JobKind
     inputs: list[str]
     state: JobState = "queued"
-    created_at: str = field(default_factory=now)
+    created_at: str = Field(default_factory=now)
     started_at: str | None = None
     finished_at: str | None = None
-    counts: JobCounts = field(default_factory=JobCounts)
-    errors: list[FileError] = field(default_factory=list)
-    timings: JobTimings = field(default_factory=JobTimings)
+    counts: JobCounts = Field(default_factory=JobCounts)
+    errors: list[FileError] = Field(default_factory=list)
+    timings: JobTimings = Field(default_factory=JobTimings)
     message: str | None = None
     resumed: int = 0  # times a restart found it unfinished and queued it again
 
@@ -89,38 +99,6 @@ class Job:
     def finished(self) -> bool:
         return self.state in FINAL_STATES
 
-    def copy(self) -> Job:
-        """An independent copy (the live job keeps changing on the worker thread)."""
-        return copy.deepcopy(self)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Everything, for the job store."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Job:
-        return cls(
-            **{
-                **data,
-                "counts": JobCounts(**data["counts"]),
-                "timings": JobTimings(**data["timings"]),
-                "errors": [FileError(**e) for e in data["errors"]],
-            }
-        )
-
-    def public(self) -> dict[str, Any]:
-        """The Job object of the HTTP API (docs/api.md): the KB by its tenant-side name."""
-        timings = {k: round(v, 3) for k, v in asdict(self.timings).items()}
-        return {
-            "id": self.id,
-            "kb": self.kb_name,
-            "state": self.state,
-            "created_at": self.created_at,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "counts": asdict(self.counts),
-            "errors": [asdict(e) for e in self.errors],
-            "timings": timings,
-            "message": self.message,
-            "resumed": self.resumed,
-        }
+    def snapshot(self) -> Job:
+        """An independent deep copy (the live job keeps changing on the worker thread)."""
+        return self.model_copy(deep=True)

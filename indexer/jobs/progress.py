@@ -88,7 +88,7 @@ class JobProgress:
         """Write the job as it is now (total time included)."""
         with self.lock:
             self.job.timings.total = time.monotonic() - self._began
-            snapshot = self.job.copy()
+            snapshot = self.job.snapshot()
         self._save(snapshot)  # SQLite outside the lock: readers of the live job never wait on it
         self._saved = time.monotonic()
 

@@ -16,32 +16,14 @@ def run_job(job: Job, kb: OpenKB, folder: Path, settings: Settings, progress: Jo
     """Ingest the job's inputs into the KB; False when the progress observer stopped it.
 
     Documents already stored with the same content are skipped by the ingestor, so running a
-    job again after an interruption only does the work that is left.
+    job again after an interruption only does the work that is left. Rows a re-uploaded file
+    no longer has are deleted, unless that file failed to load, whole or in part.
     """
     inputs = JobInputs(job, folder, progress.failed)
     ingestor = Ingestor.for_kb(kb, settings)
     try:
-        ingestor.ingest_documents(inputs.documents(), progress=False, observer=progress)
+        result = ingestor.sync(inputs.items(), inputs.scope(), progress=False, observer=progress)
     except IngestCancelled:
         return False
-    progress.deleted(_delete_vanished(kb, inputs))
+    progress.deleted(result.deleted)
     return True
-
-
-def _delete_vanished(kb: OpenKB, inputs: JobInputs) -> int:
-    """Rows of a re-uploaded file (a CSV's rows, a .jsonl's records) its new version lacks.
-
-    Only files that loaded without any failure count: a parse error must never delete what
-    is already stored.
-    """
-    if not inputs.clean_sources:
-        return 0
-    gone = [
-        d.id
-        for d in kb.store.documents()
-        if d.source in inputs.clean_sources and d.id not in inputs.seen
-    ]
-    if gone:
-        kb.store.delete(gone)
-        kb.store.flush()
-    return len(gone)

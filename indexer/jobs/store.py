@@ -1,12 +1,12 @@
 """Ingestion jobs in SQLite, so a restarted service finds the jobs it must resume.
 
 One row per job: the columns the manager queries by (tenant, KB, state, arrival order) and the
-whole job as JSON. Thread-safe: one connection behind a lock, every write its own transaction.
+whole job as the JSON of the `Job` model (its field names are the stored format).
+Thread-safe: one connection behind a lock, every write its own transaction.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from pathlib import Path
@@ -88,8 +88,8 @@ class JobStore:
 
 
 def _encode(job: Job) -> str:
-    return json.dumps(job.to_dict(), separators=(",", ":"))
+    return job.model_dump_json()
 
 
 def _decode(data: str) -> Job:
-    return Job.from_dict(json.loads(data))
+    return Job.model_validate_json(data)

@@ -18,8 +18,14 @@ from rag.types import Document
 class LoadFailure:
     """A file, or one line of a .jsonl file, that could not be loaded."""
 
-    path: str  # file path, or "file.jsonl:17" for one bad line
+    path: Path  # the file (or folder) as the walk reached it
     reason: str  # human readable, e.g. "encrypted PDF", "empty file"
+    line: int | None = None  # 1-based, when only this line of a .jsonl file failed
+
+    def location(self, name: str | None = None) -> str:
+        """Where it failed as reports show it: the file (or `name` for it), ':17' for a line."""
+        shown = str(self.path) if name is None else name
+        return shown if self.line is None else f"{shown}:{self.line}"
 
 
 def iter_documents(
@@ -42,7 +48,7 @@ def iter_documents(
         elif arg.exists():
             yield from _load(arg, arg.name)
         else:
-            yield LoadFailure(str(arg), "no such file or directory")
+            yield LoadFailure(arg, "no such file or directory")
 
 
 def _walk(folder: Path) -> Iterator[Path | LoadFailure]:
@@ -50,7 +56,7 @@ def _walk(folder: Path) -> Iterator[Path | LoadFailure]:
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError as exc:
-        yield LoadFailure(str(folder), f"cannot read folder: {exc.strerror or exc}")
+        yield LoadFailure(folder, f"cannot read folder: {exc.strerror or exc}")
         return
     for entry in entries:
         if entry.name.startswith("."):
@@ -80,7 +86,7 @@ def _load(path: Path, id_path: str) -> Iterator[Document | LoadFailure]:
         else:
             yield from load_file(path, id_path)
     except LoaderError as exc:
-        yield LoadFailure(str(path), str(exc))
+        yield LoadFailure(path, str(exc))
 
 
 def _load_jsonl(path: Path, id_path: str) -> Iterator[Document | LoadFailure]:
@@ -88,7 +94,7 @@ def _load_jsonl(path: Path, id_path: str) -> Iterator[Document | LoadFailure]:
     try:
         for item in iter_lines(path):
             if isinstance(item, LineError):
-                yield LoadFailure(f"{path}:{item.line}", item.reason)
+                yield LoadFailure(path, item.reason, item.line)
             else:
                 yield finish(item, path, id_path, "jsonl")
     except OSError as exc:

@@ -97,36 +97,6 @@ class Answer:
     model: str
     attempts: int  # generations run: 0 when nothing was relevant, 2 after a length retry
 
-    def as_json(self) -> dict[str, Any]:
-        """The answer as plain JSON types (what `--json` prints and the API returns)."""
-        return {
-            "question": self.question,
-            "answer": self.answer,
-            "answerable": self.answerable,
-            "outcome": self.outcome,
-            "confidence": self.confidence,
-            "data": self.data,
-            "citations": [vars(c) for c in self.citations],
-            "passages": [
-                {
-                    "number": p.number,
-                    "chunk_id": p.hit.chunk.id,
-                    "doc_id": p.hit.doc_id,
-                    "title": p.hit.chunk.title,
-                    "page": p.hit.chunk.page,
-                    "score": p.hit.score,
-                    "relevance": round(p.relevance, 4),
-                    "truncated": p.truncated,
-                }
-                for p in self.passages
-            ],
-            "usage": vars(self.usage),
-            "timings": vars(self.timings) | {"total": self.timings.total},
-            "profile": self.profile,
-            "model": self.model,
-            "attempts": self.attempts,
-        }
-
 
 @dataclass(frozen=True)
 class PassagesEvent:

@@ -9,26 +9,38 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from pathlib import Path
-from time import time
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
+from httpx_sse import EventSource, SSEError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random_exponential,
+)
+from tenacity.stop import stop_base
 from tokenizers import Tokenizer
 
 from rag.errors import ConfigError, InvalidInputError
 from rag.generation.base import FinishReason, Generation, JSONSchema, Message, Usage
 from rag.generation.errors import GeneratorError, GeneratorUnavailableError
+from rag.http_retry import response_of, wait_retry_after
 
 CHAT_PATH = "/v1/chat/completions"
 TOKENIZE_PATH = "/tokenize"
 SCHEMA_NAME = "answer"
 # Overload answers: the same request may succeed a moment later.
 RETRYABLE_STATUS = frozenset({429, 503})
+# Nothing reached the server, so a retry cannot run the generation twice.
+CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
 FINISH_REASONS: dict[str, FinishReason] = {"stop": "stop", "length": "length"}
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -93,10 +105,12 @@ class VLLMGenerator:
         response = await self._post(CHAT_PATH, body, stream=True)
         state = StreamState()
         try:
-            async for payload in iter_sse(response.aiter_lines()):
+            async for payload in stream_payloads(response):
                 delta = state.add(payload)
                 if delta:
                     yield delta
+        except SSEError as exc:  # before TransportError, which it subclasses
+            raise GeneratorError(f"vLLM answered no event stream: {exc}") from exc
         except httpx.TimeoutException as exc:
             raise GeneratorUnavailableError(f"vLLM stream stalled for {self._timeout}s") from exc
         except httpx.TransportError as exc:
@@ -122,39 +136,47 @@ class VLLMGenerator:
         request = self._client.build_request(
             "POST", self._base + path, json=body, headers=self._headers, timeout=self._timeout
         )
-        attempt = 0
-        while True:
-            try:
-                response = await self._client.send(request, stream=stream)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                # Nothing reached the server, so a retry cannot run the generation twice.
-                if attempt >= self._max_retries:
-                    raise GeneratorUnavailableError(f"cannot reach vLLM at {self._base}") from exc
-                await self._sleep(self._backoff_delay(attempt))
-                attempt += 1
-                continue
-            except httpx.TimeoutException as exc:
-                raise GeneratorUnavailableError(f"vLLM timed out after {self._timeout}s") from exc
-            except httpx.TransportError as exc:
-                raise GeneratorUnavailableError(f"vLLM request failed: {exc!r}") from exc
-            if response.is_success:
-                return response
-            await response.aread()
-            await response.aclose()
-            status = response.status_code
-            detail = f"vLLM answered {status}: {response.text[:300]}"
-            if status not in RETRYABLE_STATUS:
-                raise GeneratorError(detail)
-            delay = retry_after(response) or self._backoff_delay(attempt)
-            # Waiting past our own timeout would stall the caller longer than it agreed to.
-            if attempt >= self._max_retries or delay > self._timeout:
-                raise GeneratorUnavailableError(detail)
-            await self._sleep(delay)
-            attempt += 1
+        # A new AsyncRetrying per call: one object's state is not safe to share between tasks.
+        # Equal jitter: half the exponential step fixed, half random, so that many clients
+        # refused at the same moment spread their retries without any retrying at once.
+        half = self._backoff / 2
+        backoff = wait_exponential(multiplier=half) + wait_random_exponential(multiplier=half)
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(CONNECT_ERRORS) | retry_if_result(_overloaded),
+            wait=wait_retry_after(backoff),
+            stop=stop_after_attempt(self._max_retries + 1) | stop_if_wait_exceeds(self._timeout),
+            sleep=self._sleep,
+            retry_error_callback=self._give_up,
+        )
+        response: httpx.Response = await retrying(self._send, request, stream)
+        return response
 
-    def _backoff_delay(self, attempt: int) -> float:
-        # Jitter spreads the retries of many clients that were refused at the same moment.
-        return float(self._backoff * 2**attempt * random.uniform(0.5, 1.0))
+    async def _send(self, request: httpx.Request, stream: bool) -> httpx.Response:
+        """One attempt: a success, or an overload answer (read and closed) to retry."""
+        try:
+            response = await self._client.send(request, stream=stream)
+        except CONNECT_ERRORS:
+            raise
+        except httpx.TimeoutException as exc:
+            raise GeneratorUnavailableError(f"vLLM timed out after {self._timeout}s") from exc
+        except httpx.TransportError as exc:
+            raise GeneratorUnavailableError(f"vLLM request failed: {exc!r}") from exc
+        if response.is_success:
+            return response
+        await response.aread()
+        await response.aclose()
+        if not _overloaded(response):
+            raise GeneratorError(_refusal(response))
+        return response
+
+    def _give_up(self, state: RetryCallState) -> NoReturn:
+        response = response_of(state)
+        if response is not None:
+            raise GeneratorUnavailableError(_refusal(response))
+        assert state.outcome is not None
+        raise GeneratorUnavailableError(
+            f"cannot reach vLLM at {self._base}"
+        ) from state.outcome.exception()
 
     def _local_tokenizer(self) -> Tokenizer:
         if self._tokenizer is None:
@@ -235,37 +257,40 @@ def make_generation(text: str, finish: Any, usage: Usage, model: str) -> Generat
     return Generation(text, data, FINISH_REASONS[finish], usage, model)
 
 
-def retry_after(response: httpx.Response) -> float | None:
-    """Seconds the server asked us to wait (`Retry-After` as seconds or HTTP date), if any."""
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time())
-    except (TypeError, ValueError):
-        return None
+class stop_if_wait_exceeds(stop_base):
+    """Give up rather than wait longer than `limit` seconds before the next attempt."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        # Waiting past our own timeout would stall the caller longer than it agreed to.
+        return retry_state.upcoming_sleep > self.limit
 
 
-async def iter_sse(lines: AsyncIterator[str]) -> AsyncIterator[Any]:
-    """Yield the JSON payload of each server-sent `data:` line, until `data: [DONE]`."""
-    async for line in lines:
-        # Blank separators, `:` comments and other SSE fields carry nothing for us.
-        if not line.startswith("data:"):
-            continue
-        data = line[len("data:") :].strip()
-        if data == "[DONE]":
-            return
-        try:
-            payload = json.loads(data)
-        except ValueError as exc:
-            raise GeneratorError(f"vLLM sent a bad stream event: {data[:200]!r}") from exc
-        if isinstance(payload, dict) and "error" in payload:
-            raise GeneratorError(f"vLLM stream failed: {payload['error']}")
-        yield payload
+def _overloaded(response: httpx.Response) -> bool:
+    return response.status_code in RETRYABLE_STATUS
+
+
+def _refusal(response: httpx.Response) -> str:
+    return f"vLLM answered {response.status_code}: {response.text[:300]}"
+
+
+async def stream_payloads(response: httpx.Response) -> AsyncIterator[Any]:
+    """Yield the JSON payload of each server-sent event, until `data: [DONE]`."""
+    async with aclosing(EventSource(response).aiter_sse()) as events:
+        async for event in events:
+            if not event.data:  # an event of other fields only carries nothing for us
+                continue
+            if event.data == "[DONE]":
+                return
+            try:
+                payload = json.loads(event.data)
+            except ValueError as exc:
+                raise GeneratorError(f"vLLM sent a bad stream event: {event.data[:200]!r}") from exc
+            if isinstance(payload, dict) and "error" in payload:
+                raise GeneratorError(f"vLLM stream failed: {payload['error']}")
+            yield payload
     raise GeneratorError("vLLM stream ended without [DONE]")
 
 

@@ -92,8 +92,8 @@ def kb(server: Server, tmp_path_factory: pytest.TempPathFactory) -> str:
         client.create_kb("facts", domain="science")
         job = client.upload_files("facts", sorted(docs.iterdir()))
         done = client.wait_for_job(job.id, poll=0.2, timeout=120)
-    assert done.state == "succeeded", done.raw
-    assert done.raw["counts"]["indexed"] >= 3
+    assert done.state == "succeeded", done
+    assert done.counts.indexed >= 3
     return "facts"
 
 
@@ -103,9 +103,9 @@ def test_package_client_search_and_answer(server: Server, kb: str) -> None:
         hits = client.search(kb, "why are wires made of copper", k=2)
         assert hits[0].doc_id == "copper.md"
         answer = client.answer(kb, "Why are electric wires made of copper?", max_tokens=96)
-    assert answer.raw["outcome"] in ("answered", "model_abstained")
-    numbers = {p["number"] for p in answer.raw["passages"]}
-    assert {c["passage"] for c in answer.raw["citations"]} <= numbers
+    assert answer.outcome in ("answered", "model_abstained")
+    numbers = {p.number for p in answer.passages}
+    assert {c.passage for c in answer.citations} <= numbers
 
 
 def test_openai_client_chat_and_stream(server: Server, kb: str) -> None:

@@ -85,3 +85,26 @@ def test_reindex_is_for_elasticsearch_kbs_only(data_dir: Path) -> None:
     code, out = rag("kb", "reindex", "notes")
     assert code == 2
     assert "only Elasticsearch KBs" in out
+
+
+def test_ingest_names_each_failure_by_file_and_line(data_dir: Path, tmp_path: Path) -> None:
+    corpus = tmp_path / "notes"
+    corpus.mkdir()
+    (corpus / "ok.md").write_text("# Ok\n\nThis one loads.")
+    (corpus / "c.jsonl").write_text('{"id": "a", "text": "kept"}\n{oops\n')
+    (corpus / "empty.txt").write_text("")
+    bad_line = "invalid JSON: Expecting property name enclosed in double quotes at column 2"
+    assert rag("kb", "create", "notes")[0] == 0
+
+    code, out = rag("ingest", "notes", str(corpus))
+    assert code == 0, out
+    assert out.splitlines()[1:] == [
+        f"  failed: {corpus / 'c.jsonl'}:2: {bad_line}",
+        f"  failed: {corpus / 'empty.txt'}: empty file",
+    ]
+    code, out = rag("ingest", "notes", str(corpus), "--json")
+    assert code == 0, out
+    assert json.loads(out)["failures"] == [
+        {"path": f"{corpus / 'c.jsonl'}:2", "reason": bad_line},
+        {"path": str(corpus / "empty.txt"), "reason": "empty file"},
+    ]

@@ -9,12 +9,14 @@ import pytest
 
 from evaluation.answers import (
     DECISION_SCHEMA,
+    AnswerReport,
     AskResult,
     detect_kind,
     load_answer_set,
     summarize,
     summarize_probes,
 )
+from evaluation.retrieval import RetrievalReport
 from evaluation.tatqa import exact_match, normalize_tokens, table_text, token_f1
 from rag.errors import InvalidInputError
 from rag.generation.schema import check_user_schema
@@ -158,3 +160,20 @@ def test_summary_rates_and_latency() -> None:
     probes = summarize_probes(results)
     assert probes["abstained"] == pytest.approx(2 / 6, abs=1e-4)
     assert probes["by_relevance_gate"] == probes["by_model"] == pytest.approx(1 / 6, abs=1e-4)
+
+
+def test_reports_print_as_before() -> None:
+    answers = AnswerReport(
+        dataset="d", kind="tatqa", profile="local", model="m", mode="hybrid", k=5
+    )
+    answers.metrics = {"f1": 0.5}
+    assert json.dumps(answers.model_dump()) == (
+        '{"dataset": "d", "kind": "tatqa", "profile": "local", "model": "m", "mode": "hybrid", '
+        '"k": 5, "metrics": {"f1": 0.5}, "probes": {}, "errors": []}'
+    )
+    retrieval = RetrievalReport(dataset="scifact", queries=3, ingest_seconds=12.5)
+    retrieval.modes["bm25"] = {"ndcg@10": 0.6}
+    # The ingestion time is for the human summary only.
+    assert json.dumps(retrieval.model_dump()) == (
+        '{"dataset": "scifact", "queries": 3, "modes": {"bm25": {"ndcg@10": 0.6}}}'
+    )

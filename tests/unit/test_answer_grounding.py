@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from api.schemas import AnswerOut
 from rag.answer import NOT_IN_KB, AnswerInvalidError, Passage, Timings
 from rag.answer.grounding import (
     RunInfo,
@@ -109,9 +110,9 @@ def test_analyst_abstention_drops_the_invented_data() -> None:
 
 
 def test_abstention_without_passages() -> None:
-    answer = abstention("q", "no_relevant_passages", (), RUN)
-    assert answer.as_json()["outcome"] == "no_relevant_passages"
-    assert answer.as_json()["citations"] == [] and answer.as_json()["passages"] == []
+    wire = AnswerOut.of(abstention("q", "no_relevant_passages", (), RUN)).model_dump()
+    assert wire["outcome"] == "no_relevant_passages"
+    assert wire["citations"] == [] and wire["passages"] == []
 
 
 def test_output_is_validated_again_against_its_schema() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from api.schemas import AnswerOut
 from indexer.ingest import Ingestor
 from rag.answer import (
     NOT_IN_KB,
@@ -193,7 +194,7 @@ def test_model_saying_not_answerable_gives_the_structured_answer(
     fakes.script("small-model", reply("Invented text.", answerable=False))
     answer = ask(answerer(fakes, tmp_path), kb)
     assert (answer.outcome, answer.answer, answer.citations) == ("model_abstained", NOT_IN_KB, ())
-    assert "Invented" not in json.dumps(answer.as_json())
+    assert "Invented" not in AnswerOut.of(answer).model_dump_json()
 
 
 def test_length_is_retried_once_with_twice_the_budget(

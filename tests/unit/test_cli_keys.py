@@ -110,3 +110,25 @@ def test_errors_are_one_line_with_exit_code_2(data_dir: Path) -> None:
     assert code == 2 and out.startswith("error: invalid KB name")
     code, out = rag("keys", "create", "--tenant", "acme", "--scope", "root")
     assert code == 2 and out.startswith("error: unknown scope")
+
+
+def test_list_json_bytes(data_dir: Path) -> None:
+    """The exact listing: field order, scopes in rank order, KBs sorted, two-space indent."""
+    _, out = rag(
+        "keys", "create", "--tenant", "acme", "--scope", "write", "--scope", "read",
+        "--kb", "b", "--kb", "a", "--name", "nightly", "--json",
+    )  # fmt: skip
+    created = json.loads(out[: out.rindex("}") + 1])
+    code, listing = rag("keys", "list", "--json")
+    assert code == 0
+    assert listing == (
+        "[\n  {\n"
+        f'    "key_id": "{created["key_id"]}",\n'
+        '    "tenant": "acme",\n'
+        '    "scopes": [\n      "read",\n      "write"\n    ],\n'
+        '    "kbs": [\n      "a",\n      "b"\n    ],\n'
+        '    "name": "nightly",\n'
+        f'    "created_at": "{created["created_at"]}",\n'
+        '    "revoked_at": null\n'
+        "  }\n]\n"
+    )

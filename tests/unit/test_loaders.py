@@ -547,8 +547,9 @@ def test_jsonl_bad_lines_fail_alone_in_a_walk(tmp_path: Path) -> None:
     failures = [i for i in items if isinstance(i, LoadFailure)]
     assert [d.id for d in docs] == ["good", "last"]
     assert failures == [
-        LoadFailure(f"{path}:{n}", reason) for n, (_, reason) in enumerate(BAD_LINES, start=2)
+        LoadFailure(path, reason, line=n) for n, (_, reason) in enumerate(BAD_LINES, start=2)
     ]
+    assert failures[0].location() == f"{path}:2"  # how the CLI and jobs name a bad line
 
 
 def test_jsonl_load_file_is_strict(tmp_path: Path) -> None:
@@ -559,7 +560,7 @@ def test_jsonl_load_file_is_strict(tmp_path: Path) -> None:
 
 def test_jsonl_blank_file_is_one_failure(tmp_path: Path) -> None:
     path = write(tmp_path / "e.jsonl", "\n \n")
-    assert list(iter_documents([path])) == [LoadFailure(str(path), "empty file")]
+    assert list(iter_documents([path])) == [LoadFailure(path, "empty file")]
 
 
 @pytest.mark.skipif(
@@ -683,6 +684,10 @@ def test_csv_rows_in_a_walk_get_file_scoped_ids(tmp_path: Path) -> None:
         (["[!a]*.txt"], "b.txt", True),
         (["[!a]*.txt"], "a.txt", False),
         (["a+b(1).txt"], "a+b(1).txt", True),
+        (["*.md", "!README.md"], "README.md", False),  # a later `!` takes a match back
+        (["*.md", "!README.md"], "docs/a.md", True),
+        (["./notes"], "notes/a.txt", True),
+        ([], "a.txt", False),
     ],
 )
 def test_glob_patterns(patterns: list[str], path: str, expected: bool) -> None:

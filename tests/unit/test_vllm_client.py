@@ -20,7 +20,7 @@ from tokenizers.pre_tokenizers import Whitespace
 from rag.errors import ConfigError, InvalidInputError
 from rag.generation.base import Generation, Message
 from rag.generation.errors import GeneratorError, GeneratorUnavailableError
-from rag.generation.vllm import VLLMGenerator, retry_after
+from rag.generation.vllm import VLLMGenerator
 
 BASE = "http://vllm.test:8000"
 SCHEMA = {
@@ -319,15 +319,23 @@ def test_bad_settings_and_bad_max_tokens_are_rejected() -> None:
     assert server.requests == []
 
 
-def test_retry_after_reads_seconds_and_http_dates() -> None:
-    def header(value: str) -> httpx.Response:
-        return httpx.Response(429, headers={"Retry-After": value})
-
-    assert retry_after(header("3")) == 3.0
-    assert retry_after(header("garbage")) is None
-    assert retry_after(httpx.Response(429)) is None
+def test_retry_after_as_an_http_date_is_honoured() -> None:
     later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-    assert 25.0 <= (retry_after(header(later)) or 0.0) <= 30.0
+    server = Server(
+        httpx.Response(503, headers={"Retry-After": later}),
+        httpx.Response(200, json=completion("{}")),
+    )
+    sleeps = Sleeps()
+    assert generate(make(server, sleeps)).data == {}
+    [slept] = sleeps
+    assert 25.0 <= slept <= 30.0
+
+
+def test_a_stream_answered_with_another_content_type_is_an_error() -> None:
+    server = Server(httpx.Response(200, json=completion("{}")))
+    with pytest.raises(GeneratorError, match="no event stream") as info:
+        collect(make(server))
+    assert not isinstance(info.value, GeneratorUnavailableError)
 
 
 def test_a_closed_port_is_unavailable_after_real_connect_retries() -> None:

@@ -1,5 +1,6 @@
 """The Python client against a scripted fake service (httpx.MockTransport): requests, retries,
-back-off, Retry-After, error mapping, SSE parsing, paging and job waiting, sync and async."""
+back-off, Retry-After, error mapping, response validation, SSE parsing, paging and job waiting,
+sync and async."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from api.client import (
     ConflictError,
     DeltaEvent,
     Hit,
+    InvalidResponseError,
     Job,
     JobTimeoutError,
     NotFoundError,
@@ -36,7 +38,6 @@ from api.client import (
     ValidationError,
     parse_retry_after,
 )
-from api.client.sse import SSEDecoder
 
 T = TypeVar("T")
 Reply = Callable[[httpx.Request], httpx.Response]
@@ -47,7 +48,7 @@ KB_JSON = {
     "index": "flat",
     "embedder": "minilm",
     "dim": 384,
-    "domain": None,
+    "domain": "general",
     "chunk_tokens": 256,
     "chunk_overlap": 32,
     "created_at": "2024-01-01",
@@ -64,18 +65,40 @@ HIT_JSON = {
     "heading_path": ["Setup", "Reset"],
     "metadata": {"a": 1},
 }
+PASSAGE_JSON = {
+    "number": 1,
+    "chunk_id": "c1",
+    "doc_id": "d1",
+    "title": "Guide — Réglages",
+    "page": 3,
+    "text": "reset by holding",
+    "score": 0.9,
+    "relevance": 0.8123,
+    "truncated": False,
+}
 ANSWER_JSON = {
+    "question": "how?",
     "answer": "Hold the button [1].",
     "answerable": True,
     "outcome": "answered",
     "confidence": 0.8,
     "data": None,
-    "citations": [{"passage": 1, "doc_id": "d1"}],
-    "passages": [{"number": 1, "chunk_id": "c1"}],
-    "usage": {"completion_tokens": 7},
-    "timings": {"total": 0.1},
+    "citations": [
+        {
+            "passage": 1,
+            "chunk_id": "c1",
+            "doc_id": "d1",
+            "title": "Guide",
+            "page": 3,
+            "text": "reset by holding",
+        }
+    ],
+    "passages": [{k: v for k, v in PASSAGE_JSON.items() if k != "text"}],
+    "usage": {"prompt_tokens": 90, "completion_tokens": 7},
+    "timings": {"retrieve": 0.01, "pack": 0.001, "generate": 0.089, "total": 0.1},
     "profile": "default",
     "model": "fake",
+    "attempts": 1,
 }
 
 
@@ -87,11 +110,15 @@ def job_json(state: str = "queued", job_id: str = "j1") -> dict[str, Any]:
         "created_at": "t0",
         "started_at": None,
         "finished_at": None,
-        "counts": {"files": 1},
+        "counts": {
+            "files": 1, "parsed": 0, "chunked": 0, "embedded": 0,
+            "indexed": 0, "unchanged": 0, "deleted": 0, "failed": 0,
+        },
         "errors": [],
-        "timings": {},
+        "timings": {"parse": 0.0, "embed": 0.0, "index": 0.0, "total": 0.0},
         "message": None,
-    }
+        "resumed": 0,
+    }  # fmt: skip
 
 
 def reply(
@@ -179,7 +206,8 @@ def test_requests_carry_the_key_and_v1_paths() -> None:
     service, waits = Service(reply(200, {"data": [KB_JSON]})), waits_list()
     with sync_client(service, waits, base_url="http://svc:9000/v1/") as rag:
         kbs = rag.list_kbs()
-    assert kbs == [KB.from_json(KB_JSON)] and kbs[0].chunks == 9 and kbs[0].raw == KB_JSON
+    assert kbs == [KB.model_validate(KB_JSON)] and kbs[0].chunks == 9
+    assert kbs[0].model_dump() == KB_JSON  # every field of the body, read back
     request = service.requests[0]
     assert str(request.url) == "http://svc:9000/v1/kbs"
     assert request.headers["authorization"] == "Bearer rag_k_secret"
@@ -205,7 +233,8 @@ def test_bodies_of_the_native_routes(tmp_path: Path) -> None:
     rag = sync_client(service, waits)
     (tmp_path / "guide.md").write_bytes(b"# Guide\nhold the button")
     job = rag.upload_files("docs", [tmp_path / "guide.md", ("notes.txt", b"n\xc3\xa9")])
-    assert job == Job.from_json(job_json()) and not job.done
+    assert job == Job.model_validate(job_json()) and not job.done
+    assert job.model_dump() == job_json()
     upload = service.requests[-1]
     assert upload.url.path == "/v1/kbs/docs/documents"
     assert upload.headers["content-type"].startswith("multipart/form-data")
@@ -221,14 +250,15 @@ def test_bodies_of_the_native_routes(tmp_path: Path) -> None:
     service.replies = [reply(200, {"data": [HIT_JSON], "mode": "bm25", "k": 3})]
     hits = rag.search("docs", "reset", mode="bm25", k=3)
     assert service.body() == {"query": "reset", "mode": "bm25", "k": 3}
-    assert hits == [Hit.from_json(HIT_JSON)] and hits[0].heading_path == ("Setup", "Reset")
+    assert hits == [Hit.model_validate(HIT_JSON)] and hits[0].heading_path == ["Setup", "Reset"]
     rag.search("docs", "reset", filters={"lang": "en"})
     assert service.body()["filters"] == {"lang": "en"}
 
     service.replies = [reply(200, ANSWER_JSON)]
     answer = rag.answer("docs", "how?", profile="fast", max_tokens=64)
     assert service.body() == {"question": "how?", "profile": "fast", "max_tokens": 64}
-    assert answer == Answer.from_json(ANSWER_JSON) and answer.citations[0]["doc_id"] == "d1"
+    assert answer == Answer.model_validate(ANSWER_JSON) and answer.citations[0].doc_id == "d1"
+    assert answer.model_dump() == ANSWER_JSON
 
     service.replies = [reply(201, KB_JSON)]
     rag.create_kb("docs", engine="elasticsearch", chunk_tokens=128)
@@ -248,14 +278,16 @@ def test_bodies_of_the_native_routes(tmp_path: Path) -> None:
 
 def test_embeddings_come_back_in_input_order() -> None:
     data = [{"index": 1, "embedding": [0.0, 1.0]}, {"index": 0, "embedding": [1.0, 0.0]}]
-    service, waits = Service(reply(200, {"data": data, "model": "kb:docs"})), waits_list()
+    usage = {"prompt_tokens": 2, "total_tokens": 2}
+    body = {"object": "list", "data": data, "model": "kb:docs", "usage": usage}
+    service, waits = Service(reply(200, body)), waits_list()
     vectors = sync_client(service, waits).embeddings("kb:docs", ["a", "b"])
     assert vectors == [[1.0, 0.0], [0.0, 1.0]]
     assert service.body() == {"model": "kb:docs", "input": ["a", "b"]}
 
 
 def test_token_is_form_encoded_without_a_bearer() -> None:
-    token = {"access_token": "jwt", "token_type": "bearer", "expires_in": 900}
+    token = {"access_token": "jwt", "token_type": "Bearer", "expires_in": 900, "scope": "read"}
     service, waits = Service(reply(200, token)), waits_list()
     got = sync_client(service, waits).token("k1", "rag_k1_secret", scope="read")
     request = service.requests[0]
@@ -268,7 +300,7 @@ def test_token_is_form_encoded_without_a_bearer() -> None:
         "client_secret": "rag_k1_secret",
         "scope": "read",
     }
-    assert got.access_token == "jwt" and got.expires_in == 900
+    assert got.access_token == "jwt" and got.expires_in == 900 and got.scope == "read"
 
 
 def test_upload_needs_a_list_of_files() -> None:
@@ -394,7 +426,7 @@ def test_probes_are_not_retried() -> None:
     with pytest.raises(ServerError) as caught:
         sync_client(service, waits).readyz()
     assert caught.value.body == {"status": "not ready"} and waits == []
-    assert sync_client(service, waits).healthz() == {"status": "ok"}
+    assert sync_client(service, waits).healthz().status == "ok"
     assert [r.url.path for r in service.requests] == ["/readyz", "/healthz"]
 
 
@@ -448,11 +480,30 @@ def test_bodies_that_are_not_the_error_object() -> None:
     with pytest.raises(NotFoundError) as missing:
         sync_client(Service(reply(404, content=b"")), []).list_kbs()
     assert missing.value.message == "Not Found" and missing.value.type is None
-    with pytest.raises(RagAPIError, match="not JSON"):
+    with pytest.raises(InvalidResponseError, match="not JSON"):
         sync_client(Service(reply(200, content=b"<html>")), []).list_kbs()
 
 
+def test_a_body_the_model_rejects_is_a_clear_error() -> None:
+    partial = {k: v for k, v in KB_JSON.items() if k != "dim"} | {"engine": "mongodb"}
+    with pytest.raises(InvalidResponseError) as caught:
+        sync_client(Service(reply(200, partial)), []).get_kb("docs")
+    message = caught.value.message
+    assert message.startswith("unexpected response to GET /v1/kbs/docs: ")
+    assert "engine: Input should be" in message and "dim: Field required" in message
+    assert caught.value.status == 200 and caught.value.code == "invalid_body"
+    with pytest.raises(InvalidResponseError, match="data: Field required"):
+        sync_client(Service(reply(200, {"kbs": []})), []).list_kbs()
+
+
 # Streaming
+
+
+SSE_TYPE = {"content-type": "text/event-stream; charset=utf-8"}
+
+
+def streaming(body: bytes | Iterator[bytes]) -> Reply:
+    return lambda request: httpx.Response(200, content=body, headers=SSE_TYPE)
 
 
 def sse(*events: tuple[str, Any]) -> bytes:
@@ -463,16 +514,16 @@ def sse(*events: tuple[str, Any]) -> bytes:
 
 
 STREAM = sse(
-    ("passages", {"passages": [{"number": 1, "title": "Guide — Réglages"}]}),
+    ("passages", {"passages": [PASSAGE_JSON]}),
     ("delta", {"text": '{"answer":"Appuyez 日本'}),
     ("delta", {"text": '"}'}),
     ("answer", ANSWER_JSON),
 )
 EVENTS = [
-    PassagesEvent(({"number": 1, "title": "Guide — Réglages"},)),
-    DeltaEvent('{"answer":"Appuyez 日本'),
-    DeltaEvent('"}'),
-    AnswerEvent(Answer.from_json(ANSWER_JSON)),
+    PassagesEvent.model_validate({"passages": [PASSAGE_JSON]}),
+    DeltaEvent(text='{"answer":"Appuyez 日本'),
+    DeltaEvent(text='"}'),
+    AnswerEvent(answer=Answer.model_validate(ANSWER_JSON)),
 ]
 
 
@@ -480,29 +531,26 @@ def chunks(data: bytes, size: int) -> Iterator[bytes]:
     return (data[i : i + size] for i in range(0, len(data), size))
 
 
-def test_sse_decoder_survives_any_split() -> None:
+def test_sse_framing_survives_any_split() -> None:
+    # Comments, ids, data split over lines, bare-CR and CRLF line ends, unnamed events (skipped).
     whole = (
         b": keep-alive\n"
-        + b"event: a\ndata: x\ndata: y\nid: 3\n\n"
-        + b"data: plain\r\revent: b\r\ndata:z\r\n\r\n"
+        + b'event: delta\ndata: {"text":\ndata: "x"}\nid: 3\n\n'
+        + b'data: {"plain": 1}\r\revent: delta\r\ndata:{"text": "z"}\r\n\r\n'
+        + b"event: answer\ndata: "
+        + json.dumps(ANSWER_JSON).encode()
+        + b"\n\n"
     )
-    expected = [("a", "x\ny"), ("message", "plain"), ("b", "z")]
-    for size in range(1, len(whole) + 1):
-        decoder = SSEDecoder()
-        got = [e for part in chunks(whole, size) for e in decoder.feed(part)]
-        assert got + list(decoder.close()) == expected, size
-
-
-def test_sse_decoder_drops_an_event_cut_short() -> None:
-    decoder = SSEDecoder()
-    assert list(decoder.feed(b'event: a\ndata: 1\n\nevent: b\ndata: {"par')) == [("a", "1")]
-    assert list(decoder.close()) == []
+    expected = [DeltaEvent(text="x"), DeltaEvent(text="z"), EVENTS[-1]]
+    for size in [*range(1, 65), len(whole)]:
+        service = Service(streaming(chunks(whole, size)))
+        assert list(sync_client(service, []).stream_answer("docs", "q")) == expected, size
 
 
 @pytest.mark.parametrize("size", [1, 3, 7, 64, 100_000])
 def test_stream_answer_yields_typed_events(size: int) -> None:
     def streamed(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=chunks(STREAM, size))
+        return httpx.Response(200, content=chunks(STREAM, size), headers=SSE_TYPE)
 
     service = Service(streamed)
     events = list(sync_client(service, []).stream_answer("docs", "how?", k=4))
@@ -515,19 +563,28 @@ def test_stream_error_event_raises_after_the_events_before_it() -> None:
     body = sse(("passages", {"passages": []}), ("ping", {}), ("error", failed))
     seen: list[Any] = []
     with pytest.raises(ServerError) as caught:
-        seen.extend(sync_client(Service(reply(200, content=body)), []).stream_answer("docs", "q"))
-    assert seen == [PassagesEvent(())]  # the unknown `ping` event is skipped
+        seen.extend(sync_client(Service(streaming(body)), []).stream_answer("docs", "q"))
+    assert seen == [PassagesEvent(passages=[])]  # the unknown `ping` event is skipped
     assert (caught.value.status, caught.value.code) == (502, "answer_unusable")
 
 
 def test_stream_cut_before_the_answer_raises() -> None:
+    # An event still missing its blank line is dropped: the stream was cut inside it.
     body = sse(("passages", {"passages": []})) + b'event: answer\ndata: {"answ'
     with pytest.raises(RagAPIError, match="before the answer"):
-        list(sync_client(Service(reply(200, content=body)), []).stream_answer("docs", "q"))
+        list(sync_client(Service(streaming(body)), []).stream_answer("docs", "q"))
+
+
+def test_streams_that_are_not_the_api_s_are_clear_errors() -> None:
+    with pytest.raises(InvalidResponseError, match="text/event-stream"):
+        list(sync_client(Service(reply(200, ANSWER_JSON)), []).stream_answer("docs", "q"))
+    bad = sse(("passages", {"passages": [{"number": "one"}]}))
+    with pytest.raises(InvalidResponseError, match=r"unexpected passages event: passages\.0"):
+        list(sync_client(Service(streaming(bad)), []).stream_answer("docs", "q"))
 
 
 def test_stream_is_retried_before_its_first_byte() -> None:
-    service = Service(error(503, headers={"Retry-After": "2"}), reply(200, content=STREAM))
+    service = Service(error(503, headers={"Retry-After": "2"}), streaming(STREAM))
     waits = waits_list()
     assert list(sync_client(service, waits).stream_answer("docs", "q")) == EVENTS
     assert waits == [2.0] and len(service.requests) == 2
@@ -540,7 +597,14 @@ def pages(total: int) -> Reply:
     def make(request: httpx.Request) -> httpx.Response:
         offset, limit = int(request.url.params["offset"]), int(request.url.params["limit"])
         docs: list[dict[str, Any]] = [
-            {"id": f"d{i}", "title": None, "metadata": {}}
+            {
+                "id": f"d{i}",
+                "title": "",
+                "source": f"upload:d{i}.md",
+                "metadata": {},
+                "chunk_count": 1,
+                "content_hash": "h",
+            }
             for i in range(offset, min(total, offset + limit))
         ]
         return httpx.Response(
@@ -645,7 +709,9 @@ def test_async_stream_answer() -> None:
         for part in chunks(STREAM, 5):
             yield part
 
-    service = Service(error(502), lambda request: httpx.Response(200, content=body()))
+    service = Service(
+        error(502), lambda request: httpx.Response(200, content=body(), headers=SSE_TYPE)
+    )
     waits: list[float] = []
 
     async def main() -> list[Any]:

@@ -113,8 +113,16 @@ def test_answer_stream_events(api: Api) -> None:
         headers=admin,
     ) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
-        frames = response.read().decode().strip().split("\n\n")
+        assert response.headers["cache-control"] == "no-cache"
+        assert response.headers["x-accel-buffering"] == "no"
+        body = response.read().decode()
+    frames = body.removesuffix("\n\n").split("\n\n")
     events = [(f.split("\n")[0].removeprefix("event: "), f.split("\n")[1][6:]) for f in frames]
+    # The bytes: `event:` and `data:` lines ending in "\n", a blank line after each event,
+    # the JSON as json.dumps writes it, nothing else (no comments, no "\r").
+    wire = "".join(f"event: {e}\ndata: {d}\n\n" for e, d in events)
+    assert body == wire
+    assert all(d == json.dumps(json.loads(d), ensure_ascii=False) for _, d in events)
     names = [e for e, _ in events]
     assert names[0] == "passages" and names[-1] == "answer" and "delta" in names
     text = "".join(json.loads(d)["text"] for e, d in events if e == "delta")
@@ -176,3 +184,14 @@ def test_local_mode_refuses_remote_clients(local_api: Any) -> None:
     assert refused.json()["error"]["code"] == "local_mode_only"
     loopback = TestClient(local_api.client.app, client=("127.0.0.1", 5000))
     assert loopback.get("/v1/kbs").status_code == 200
+
+
+def test_bearer_header_forms(api: Api) -> None:
+    token = api.key()["Authorization"].removeprefix("Bearer ")
+    for value in (f"bearer {token}", f"Bearer   {token}"):
+        assert api.client.get("/v1/kbs", headers={"Authorization": value}).status_code == 200
+    for value in ("Bearer", "Bearer ", f"Basic {token}", token):
+        refused = api.client.get("/v1/kbs", headers={"Authorization": value})
+        assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+        assert refused.json()["error"]["code"] == "invalid_token"
+        assert refused.json()["error"]["message"].startswith("missing bearer token")

@@ -342,8 +342,13 @@ def test_stream_wire_format(chat: Any, generator: ScriptedGenerator) -> None:
     response = api.client.post("/v1/chat/completions", json=body, headers=headers)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.headers["cache-control"] == "no-cache"
+    assert response.headers["x-accel-buffering"] == "no"
     *frames, done = sse_data(response.text)
     assert done == "[DONE]"
+    # The bytes: `data: <json>` lines, each followed by a blank line, nothing else.
+    assert response.text == "".join(f"data: {f}\n\n" for f in [*frames, done])
+    assert all(f == json.dumps(json.loads(f), ensure_ascii=False) for f in frames)
     chunks = [json.loads(f) for f in frames]
     assert len({(c["id"], c["created"], c["model"]) for c in chunks}) == 1
     assert all(c["object"] == "chat.completion.chunk" and c["usage"] is None for c in chunks)
@@ -464,10 +469,20 @@ def test_stream_errors_before_the_start_are_http_errors(chat: Any) -> None:
 # --- a client that goes away stops the generation --------------------------------------------
 
 
+def first_words(chunk: bytes) -> bool:
+    """Whether a chunk of either answer stream carries words of the answer."""
+    if chunk.startswith(b"event: delta"):  # the native route
+        return True
+    if not chunk.startswith(b"data: {"):
+        return False
+    delta = json.loads(chunk.removeprefix(b"data: "))["choices"][0]["delta"]
+    return "role" not in delta  # the chat route's first chunk only says who speaks
+
+
 def asgi_disconnect(
-    app: Any, body: bytes, spec_version: str, generator: ScriptedGenerator
+    app: Any, path: str, body: bytes, spec_version: str, generator: ScriptedGenerator
 ) -> tuple[list[bytes], bool]:
-    """POST `body` to the chat route and go away after the first words.
+    """POST `body` to an answer route's stream and go away after the first words.
 
     Returns the frames received and whether the generation was closed when the app returned
     (not later, when asyncio.run closes leftover generators).
@@ -480,8 +495,8 @@ def asgi_disconnect(
         "http_version": "1.1",
         "method": "POST",
         "scheme": "http",
-        "path": "/v1/chat/completions",
-        "raw_path": b"/v1/chat/completions",
+        "path": path,
+        "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
         "headers": [
@@ -508,13 +523,11 @@ def asgi_disconnect(
         if message["type"] == "http.response.body":
             chunk = message.get("body", b"")
             received.append(chunk)
-            if chunk.startswith(b"data: {"):
-                delta = json.loads(chunk.removeprefix(b"data: "))["choices"][0]["delta"]
-                if "role" not in delta:  # the first words: enough, leave
-                    gone.set()
-                    # A slow socket: the disconnect lands while the response awaits `send`,
-                    # with the chunk generator suspended at its `yield`.
-                    await asyncio.sleep(0.05)
+            if first_words(chunk):  # enough, leave
+                gone.set()
+                # A slow socket: the disconnect lands while the response awaits `send`,
+                # with the chunk generator suspended at its `yield`.
+                await asyncio.sleep(0.05)
 
     async def run() -> bool:
         try:
@@ -526,15 +539,22 @@ def asgi_disconnect(
     return received, asyncio.run(run())
 
 
+STREAMS = {
+    "/v1/chat/completions": {"model": "kb:facts", "messages": [user("tides?")], "stream": True},
+    "/v1/kbs/facts/answer": {"question": "tides?", "stream": True},
+}
+
+
+@pytest.mark.parametrize("path", list(STREAMS))
 @pytest.mark.parametrize("spec_version", ["2.3", "2.4"])
 def test_a_disconnect_closes_the_generation(
-    local_api: Api, generator: ScriptedGenerator, spec_version: str
+    local_api: Api, generator: ScriptedGenerator, spec_version: str, path: str
 ) -> None:
     make_kb(local_api, "default", "facts")
     generator.delay = 0.002
     generator.replies.append(answer_json("word " * 200))
-    body = json.dumps({"model": "kb:facts", "messages": [user("tides?")], "stream": True})
-    received, closed = asgi_disconnect(local_api.client.app, body.encode(), spec_version, generator)
+    body = json.dumps(STREAMS[path]).encode()
+    received, closed = asgi_disconnect(local_api.client.app, path, body, spec_version, generator)
     assert closed
     assert generator.produced < 100  # of about 340 deltas: it stopped when the client left
-    assert not any(b"[DONE]" in chunk for chunk in received)
+    assert not any(b"[DONE]" in chunk or b"event: answer" in chunk for chunk in received)

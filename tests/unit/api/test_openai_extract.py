@@ -5,11 +5,18 @@ from __future__ import annotations
 import itertools
 import json
 import random
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from api.openai.chat import Reply, StreamedText
 from api.openai.extract import FieldStream, TrimmedText
+from rag.answer.grounding import RunInfo, grounded_answer
+from rag.answer.types import Timings
+from rag.generation.base import Usage
 
 ANSWERS = [
     "The moon pulls the oceans [1].",
@@ -66,16 +73,18 @@ def test_text_arrives_as_it_is_generated() -> None:
     assert stream.feed("e9") == "\u00e9"
     assert stream.feed("\\ud83d") == ""  # half of a pair waits for the other half
     assert stream.feed('\\ude00"') == "\U0001f600"
-    assert stream.done
+    assert not stream.done  # a partial parse cannot tell `"x"` from `"x` yet
     assert stream.feed(',"citations":[1]}') == ""
+    assert stream.done
 
 
-def test_lone_surrogates_become_replacement_characters() -> None:
-    assert run(FieldStream("answer"), ['{"answer":"a\\ud83dz\\ude00"}']) == "a\ufffdz\ufffd"
-    assert run(FieldStream("answer"), ['{"answer":"a\\ud83d"}']) == "a\ufffd"
-    assert run(FieldStream("answer"), ['{"answer":"\\ud83d\\ud83d\\ude00"}']) == (
-        "\ufffd\U0001f600"
-    )
+def test_lone_surrogates_hold_the_rest_back() -> None:
+    # The parser refuses a lone surrogate escape; what follows comes with the final answer.
+    text = '{"answer":"a\\ud83dz\\ude00"}'
+    stream = FieldStream("answer")
+    assert run(stream, list(text)) == "a"
+    assert not stream.done
+    assert run(FieldStream("answer"), [text]) == ""
 
 
 def test_only_the_top_level_field_counts() -> None:
@@ -97,13 +106,13 @@ def test_escaped_key_names_are_decoded() -> None:
 def test_a_non_string_value_gives_nothing() -> None:
     stream = FieldStream("answer")
     assert stream.feed('{"answer":null,"b":"x"}') == ""
-    assert stream.done and stream.started
+    assert stream.done
 
 
 def test_a_missing_field_gives_nothing() -> None:
     stream = FieldStream("answer")
     assert stream.feed('{"data":{"answer":"x"},"citations":[1]}') == ""
-    assert not stream.started and not stream.done
+    assert not stream.done
 
 
 def test_raw_control_characters_pass_through_decoded() -> None:
@@ -138,24 +147,27 @@ def test_raw_data_parses_to_the_same_value(data: Any) -> None:
             assert stream.done
 
 
-def test_raw_data_is_the_text_as_generated() -> None:
-    text = '{"data":{"a":[1,{"b":"}\\""}]},"citations":[1],"answerable":true}'
+def test_raw_data_is_the_compact_json_of_the_final_answer() -> None:
+    text = '{"data": {"a": [1, {"b": "}\\"\\u00e9"}], "n": 1E3}, "citations": [1]}'
     stream = FieldStream("data", mode="raw")
-    assert run(stream, list(text)) == '{"a":[1,{"b":"}\\""}]}'
+    raw = run(stream, list(text))
+    assert raw == '{"a":[1,{"b":"}\\"\u00e9"}],"n":1000.0}'
+    assert raw == json.dumps(json.loads(text)["data"], separators=(",", ":"), ensure_ascii=False)
 
 
 def test_raw_data_streams_before_the_value_ends() -> None:
     stream = FieldStream("data", mode="raw")
-    assert stream.feed('{"data":{"amount"') == '{"amount"'
-    assert stream.feed(":12") == ":12"
+    assert stream.feed('{"data":{"amount"') == "{"  # the key waits for its value
+    assert stream.feed(":12") == '"amount":'  # the number may still grow
+    assert stream.feed(',"note":"ab') == '12,"note":"ab'
     assert not stream.done
-    assert stream.feed('},"citations":[1]}') == "}"
+    assert stream.feed('c"},"citations":[1]}') == 'c"}'
     assert stream.done
 
 
 def test_raw_scalars_end_at_their_delimiter() -> None:
     stream = FieldStream("data", mode="raw")
-    assert run(stream, ['{"data":1', "2.5", "e3", ',"x":1}']) == "12.5e3"
+    assert run(stream, ['{"data":1', "2.5", "e3", ',"x":1}']) == "12500.0"
     stream = FieldStream("data", mode="raw")
     assert run(stream, ['{"data": true }']) == "true"
 
@@ -163,7 +175,7 @@ def test_raw_scalars_end_at_their_delimiter() -> None:
 def test_raw_control_characters_are_escaped_for_strict_parsers() -> None:
     text = '{"data":{"note":"a\tb\x01"},"citations":[1]}'
     raw = run(FieldStream("data", mode="raw"), list(text))
-    assert raw == '{"note":"a\\u0009b\\u0001"}'
+    assert raw == '{"note":"a\\tb\\u0001"}'
     assert json.loads(raw) == json.loads(text, strict=False)["data"]
 
 
@@ -230,3 +242,74 @@ def test_random_objects_over_random_splits(seed: int) -> None:
             deltas = splits(text, rng)
             assert run(FieldStream("answer"), deltas) == answer
             assert json.loads(run(FieldStream("data", mode="raw"), deltas)) == data
+
+
+# --- the property: what a stream sends adds up to the completion's content ------------------
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=12,
+)
+
+
+def raw_controls(value: Any) -> str:
+    """Compact JSON with control characters raw inside strings, as the grammar lets them be."""
+    if isinstance(value, str):
+        chars = (c if c < " " else json.dumps(c, ensure_ascii=False)[1:-1] for c in value)
+        return '"' + "".join(chars) + '"'
+    if isinstance(value, list):
+        return "[" + ",".join(map(raw_controls, value)) + "]"
+    if isinstance(value, dict):
+        items = (f"{raw_controls(k)}:{raw_controls(v)}" for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    return json.dumps(value)
+
+
+ENCODERS: list[Callable[[Any], str]] = [
+    lambda obj: json.dumps(obj, separators=(",", ":"), ensure_ascii=False),
+    lambda obj: json.dumps(obj, ensure_ascii=True),
+    lambda obj: json.dumps(obj, indent=2, ensure_ascii=False),
+    raw_controls,
+]
+
+
+@st.composite
+def generations(draw: st.DrawFn, structured: bool) -> tuple[dict[str, Any], list[str], bool]:
+    """An answer object as the model may write it (keys in any order, decoy fields, nested
+    keys of the same names), cut into random deltas; the last ones may not have arrived."""
+    own = {"data": draw(JSON_VALUES)} if structured else {"answer": draw(st.text())}
+    decoys = draw(st.dictionaries(st.text(max_size=6), JSON_VALUES, max_size=3))
+    nested = {"meta": {"answer": "no", "data": [1]}}
+    fields = {**decoys, **nested, **own, "citations": [], "answerable": True, "confidence": 0.5}
+    obj = dict(draw(st.permutations(list(fields.items()))))
+    text = draw(st.sampled_from(ENCODERS))(obj)
+    cuts = draw(st.lists(st.integers(1, len(text) - 1), unique=True, max_size=40))
+    bounds = [0, *sorted(cuts), len(text)]
+    deltas = [text[a:b] for a, b in itertools.pairwise(bounds)]
+    arrived = draw(st.integers(0, len(deltas))) if draw(st.booleans()) else len(deltas)
+    return obj, deltas[:arrived], arrived == len(deltas)
+
+
+@pytest.mark.parametrize("structured", [False, True])
+@settings(max_examples=200, deadline=None, database=None)
+@given(data=st.data())
+def test_a_stream_adds_up_to_the_completion(structured: bool, data: st.DataObject) -> None:
+    obj, deltas, whole = data.draw(generations(structured))
+    run_info = RunInfo("local", "m", Usage(1, 1), Timings(), 1)
+    answer = grounded_answer("q?", obj, (), structured, run_info)
+    reply = Reply("kb:x", structured)
+    content = reply.completion(answer).choices[0].message.content
+    text = StreamedText(structured)
+    streamed = ""
+    for delta in deltas:
+        streamed += text.feed(delta)
+        assert content is not None and content.startswith(streamed)
+    ending = text.ending(answer)
+    assert streamed + (ending.content or "") == content
+    if whole and answer.answerable:
+        assert ending.content is None  # all of it streamed as it was generated

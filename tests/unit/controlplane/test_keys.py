@@ -101,8 +101,8 @@ def test_list_filters_by_tenant_and_keeps_revoked_keys(store: KeyStore) -> None:
     assert {i.key_id for i in store.list()} == {a.key_id, b.key_id}
     assert [i.key_id for i in store.list("globex")] == [b.key_id]
     assert store.list("nobody") == []
-    assert "key_hash" not in a.as_json() and "key" not in a.as_json()
-    assert a.as_json()["kbs"] is None
+    assert "key_hash" not in a.model_dump() and "key" not in a.model_dump()
+    assert a.model_dump()["kbs"] is None
 
 
 def test_keys_survive_reopening(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from api.schemas import JobOut
 from indexer.jobs.model import FileError, Job, JobCounts, JobTimings
 from indexer.jobs.store import JobStore
 
@@ -30,7 +31,7 @@ def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
     original.state = "failed"
     original.started_at, original.finished_at = "2024-01-01T00:00:00", "2024-01-01T00:01:00"
     original.counts = JobCounts(files=2, parsed=1, chunked=3, embedded=3, indexed=3, failed=1)
-    original.errors = [FileError("b.pdf", "encrypted PDF")]
+    original.errors = [FileError(file="b.pdf", error="encrypted PDF")]
     original.timings = JobTimings(parse=0.5, embed=1.25, index=0.125, total=2.0)
     original.message, original.resumed = "boom", 2
     store.save(original)
@@ -39,7 +40,7 @@ def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
     reopened = JobStore(tmp_path / "jobs.db")
     assert reopened.get("job_1") == original
     assert reopened.get("job_missing") is None
-    public = original.public()
+    public = JobOut.of(original).model_dump()
     assert public["kb"] == "docs" and public["errors"] == [
         {"file": "b.pdf", "error": "encrypted PDF"}
     ]
