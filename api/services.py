@@ -11,6 +11,7 @@ from api.ratelimit import RateLimiter
 from controlplane.keys import KeyStore
 from indexer.jobs.manager import JobManager
 from rag.answer import Answerer
+from rag.composition import answer_settings, router_settings
 from rag.config import Settings
 from rag.embedding import Embedder, load_embedder
 from rag.embedding.batching import MicroBatchingEmbedder, batched
@@ -57,7 +58,7 @@ class Services:
         )
         workspace = Workspace(settings, embedder=shared)
         kbs = KBPool(workspace)
-        router = router or GeneratorRouter.from_settings(settings)
+        router = router or GeneratorRouter.from_settings(router_settings(settings))
         metrics = metrics or Metrics()
         return cls(
             settings=settings,
@@ -65,7 +66,7 @@ class Services:
             workspace=workspace,
             kbs=kbs,
             router=router,
-            answerer=Answerer.from_settings(settings, router),
+            answerer=Answerer(router, answer_settings(settings)),
             keys=KeyStore(settings.api_dir / "keys.db"),
             tokens=TokenIssuer.from_settings(settings),
             limiter=RateLimiter(settings.api_rate_requests, settings.api_rate_tokens),

@@ -2,7 +2,7 @@
 
 Indexes are the project's own `rag.stores.local.vectors.VectorIndex` (FAISS behind it), built
 once per data set and cached under the bench cache; a sweep reloads the saved index with
-Settings that differ only in efSearch or nprobe, since those are read at search time.
+VectorIndexSettings that differ only in efSearch or nprobe, since those are read at search time.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from rag.config import Settings
 from rag.stores.local.vectors import VectorIndex, ivfpq_train_size
+from rag.stores.settings import VectorIndexSettings
 from rag.types import IndexKind
 
 F32 = npt.NDArray[np.float32]
@@ -35,7 +35,7 @@ class Probe:
     seconds: npt.NDArray[np.float64]
 
 
-def build(kind: IndexKind, base: F32, settings: Settings, seed: int = 0) -> VectorIndex:
+def build(kind: IndexKind, base: F32, settings: VectorIndexSettings, seed: int = 0) -> VectorIndex:
     """A Flat, HNSW or IVF-PQ VectorIndex over `base`, ids 0..n-1, added in batches."""
     if kind == "ivfpq":
         rng = np.random.default_rng(seed)
@@ -50,7 +50,7 @@ def build(kind: IndexKind, base: F32, settings: Settings, seed: int = 0) -> Vect
     return index
 
 
-def build_cached(kind: IndexKind, base: F32, path: Path, settings: Settings) -> float:
+def build_cached(kind: IndexKind, base: F32, path: Path, settings: VectorIndexSettings) -> float:
     """Build and save the index at `path` unless it is there; returns its build seconds."""
     record = path.with_suffix(".json")
     if path.exists() and record.exists():
@@ -100,7 +100,7 @@ def recall(found: I64, truth: I64) -> float:
     return float(np.mean(hits)) / k
 
 
-def load(path: Path, dim: int, settings: Settings) -> VectorIndex:
+def load(path: Path, dim: int, settings: VectorIndexSettings) -> VectorIndex:
     """A saved index, searched with `settings` (efSearch, nprobe)."""
     return VectorIndex.load(path, dim, settings)
 

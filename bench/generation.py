@@ -36,7 +36,7 @@ from bench.report import Report, Table
 from evaluation.answers import DECISION_SCHEMA
 from evaluation.pubmedqa import load_pubmedqa, pubmedqa_documents
 from indexer.ingest import Ingestor
-from rag.answer import Answerer, AnswerRequest
+from rag.answer import Answerer, AnswerRequest, AnswerSettings
 from rag.config import Settings
 from rag.generation.base import Message
 from rag.generation.grammar import GrammarCache
@@ -189,7 +189,9 @@ def answer_latency(settings: Settings, model_cache: Path, questions: int) -> Tab
 
     async def run() -> None:
         router = GeneratorRouter({"local": GeneratorProfile()}, "local", {}, model_cache)
-        answerer = Answerer(router, k=5, min_relevance=settings.answer_min_relevance)
+        answerer = Answerer(
+            router, AnswerSettings(k=5, min_relevance=settings.answer_min_relevance)
+        )
         try:
             await answerer.answer(kb, AnswerRequest(items[0].question))  # load and compile
             for n, item in enumerate(items[1 : questions + 1], start=1):

@@ -79,6 +79,10 @@ class TimedStore:
         """Delegated."""
         return self.inner.search_bm25(query, k, filters)
 
+    def cosines(self, vector: Vectors, chunk_ids: Sequence[str]) -> dict[str, float]:
+        """Delegated."""
+        return self.inner.cosines(vector, chunk_ids)
+
     def stats(self) -> KBStats:
         """Delegated."""
         return self.inner.stats()

@@ -39,8 +39,8 @@ from bench.machine import load_average, machine_info
 from bench.paths import cache_dir
 from bench.report import Report, Table
 from bench.synthetic import gaussian_mixture
-from rag.config import Settings
 from rag.stores.local.store import REFINE
+from rag.stores.settings import VectorIndexSettings
 
 K = 10
 HEADERS = ["index", "param", "recall@10", "p50 ms", "mean ms", "speed-up"]
@@ -60,7 +60,7 @@ def run_set(
     folder = cache_dir("indexes")
     dim = base.shape[1]
     set_threads(os.cpu_count() or 1)
-    flat = build("flat", base, Settings())
+    flat = build("flat", base, VectorIndexSettings())
     set_threads(args.threads)
     exact = probe(index_search(flat), queries, K)
     del flat
@@ -80,11 +80,11 @@ def run_set(
 
     hnsw_path = folder / f"{key}-hnsw-m{args.m}-efc200.faiss"
     set_threads(os.cpu_count() or 1)
-    hnsw_build = build_cached("hnsw", base, hnsw_path, Settings(hnsw_m=args.m))
+    hnsw_build = build_cached("hnsw", base, hnsw_path, VectorIndexSettings(hnsw_m=args.m))
     set_threads(args.threads)
     hnsw_rows = []
     for ef in args.ef:
-        index = load_index(hnsw_path, dim, Settings(hnsw_m=args.m, hnsw_ef_search=ef))
+        index = load_index(hnsw_path, dim, VectorIndexSettings(hnsw_m=args.m, hnsw_ef_search=ef))
         p = probe(index_search(index), queries, K)
         rec = row(f"HNSW M={args.m}", f"efSearch={ef}", p.ids, p.seconds)
         hnsw_rows.append((ef, rec, flat_mean / float(p.seconds.mean())))
@@ -96,11 +96,11 @@ def run_set(
     if args.nprobe:
         ivf_path = folder / f"{key}-ivfpq.faiss"
         set_threads(os.cpu_count() or 1)
-        ivf_build = build_cached("ivfpq", base, ivf_path, Settings())
+        ivf_build = build_cached("ivfpq", base, ivf_path, VectorIndexSettings())
         set_threads(args.threads)
         ivf_rows = []
         for nprobe in args.nprobe:
-            index = load_index(ivf_path, dim, Settings(ivf_nprobe=nprobe))
+            index = load_index(ivf_path, dim, VectorIndexSettings(ivf_nprobe=nprobe))
             p = probe(index_search(index), queries, K)
             row("IVF-PQ", f"nprobe={nprobe}", p.ids, p.seconds)
             p = probe(refined_search(index, base, REFINE), queries, K)

@@ -75,11 +75,12 @@ def read_schema(path: Path) -> dict[str, Any]:
 async def answer_once(settings: Settings, kb: OpenKB, request: AnswerRequest) -> Answer:
     """Answer one request with generators built for it, released afterwards."""
     from rag.answer import Answerer
+    from rag.composition import answer_settings, router_settings
     from rag.generation.router import GeneratorRouter
 
-    router = GeneratorRouter.from_settings(settings)
+    router = GeneratorRouter.from_settings(router_settings(settings))
     try:
-        return await Answerer.from_settings(settings, router).answer(kb, request)
+        return await Answerer(router, answer_settings(settings)).answer(kb, request)
     finally:
         await router.aclose()
 

@@ -65,12 +65,13 @@ async def _run(
 ) -> AnswerReport:
     from evaluation.answers import eval_kb, evaluate_answers
     from rag.answer import Answerer
+    from rag.composition import answer_settings, router_settings
     from rag.generation.router import GeneratorRouter
 
-    router = GeneratorRouter.from_settings(ws.settings)
+    router = GeneratorRouter.from_settings(router_settings(ws.settings))
     kb = await asyncio.to_thread(eval_kb, ws, data, stderr_is_tty())
     try:
-        answerer = Answerer.from_settings(ws.settings, router)
+        answerer = Answerer(router, answer_settings(ws.settings))
         return await evaluate_answers(
             answerer,
             kb,

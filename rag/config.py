@@ -1,4 +1,8 @@
-"""Settings: one pydantic-settings class, `RAG_` environment prefix, built by `get_settings()`."""
+"""Settings: one pydantic-settings class, `RAG_` environment prefix, built by `get_settings()`.
+
+Only the composition (rag/composition.py, the workspace, the API, the CLI) reads them; each
+core component takes its own small settings, built from these in rag/composition.py.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,9 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rag.embedding.sentence import PACKAGED_EMBEDDER
 from rag.generation.profiles import LOCAL_PROFILE, GeneratorProfile, default_profiles
 from rag.types import IndexKind
-
-PACKAGED_EMBEDDER = "packaged:all-MiniLM-L6-v2"
 
 
 class Settings(BaseSettings):

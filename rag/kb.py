@@ -1,7 +1,8 @@
 """Knowledge-base registry: each KB is a folder under `<data_dir>/kbs/NAME` with a `kb.json`.
 
 The config records the embedder name and dimension the KB was built with, so opening it with
-another embedder is refused instead of silently mixing vector spaces.
+another embedder is refused instead of silently mixing vector spaces. An `OpenKB` is one
+opened for use (by `rag.workspace.Workspace`): its config with its store and retriever.
 """
 
 from __future__ import annotations
@@ -9,13 +10,17 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, Field, model_validator
 
+from rag.embedding.base import Embedder
 from rag.errors import ConfigError, KBExistsError, KBNotFoundError
 from rag.files import write_atomic
+from rag.retrieval import Retriever
+from rag.stores.base import Store
 from rag.types import EngineKind, IndexKind
 
 # Up to 127 characters: the HTTP API stores a tenant's KB as `<tenant>__<name>` (rag/tenancy.py).
@@ -47,6 +52,20 @@ class KBConfig(BaseModel):
                 f"({self.chunk_tokens})"
             )
         return self
+
+
+@dataclass
+class OpenKB:
+    """A KB ready for use: its config, store, embedder and retriever."""
+
+    config: KBConfig
+    folder: Path
+    store: Store
+    embedder: Embedder
+    retriever: Retriever
+
+    def close(self) -> None:
+        self.store.close()
 
 
 def check_name(name: str) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from rag.workspace import OpenKB, Workspace
+from rag.kb import OpenKB
+from rag.workspace import Workspace
 
 
 class KBPool:

@@ -52,10 +52,15 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Hit:
-    """A chunk returned by a search, with the score of the mode that found it."""
+    """A chunk returned by a search, with the score of the mode that found it.
+
+    `cosine` is the dense cosine of the query and the chunk when the search knows it: a dense
+    search sets it (there it equals `score`), fusion keeps it, BM25 leaves it None.
+    """
 
     chunk: Chunk
     score: float
+    cosine: float | None = None
 
     @property
     def doc_id(self) -> str:

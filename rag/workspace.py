@@ -1,32 +1,22 @@
-"""A workspace: the KBs under one data directory, opened with the configured embedder."""
+"""A workspace: the KBs under one data directory, opened with the configured embedder.
+
+Part of the composition: it reads `Settings` and hands each store its own small settings.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
+from rag.composition import store_settings
 from rag.config import Settings
 from rag.embedding import Embedder, load_embedder
 from rag.errors import ConfigError
-from rag.kb import KBConfig, Registry
+from rag.kb import KBConfig, OpenKB, Registry
 from rag.retrieval import Retriever
-from rag.stores.base import Store
 from rag.stores.factory import drop_store, open_store
 from rag.types import EngineKind, IndexKind
 
-
-@dataclass
-class OpenKB:
-    """A KB ready for use: its config, store, embedder and retriever."""
-
-    config: KBConfig
-    folder: Path
-    store: Store
-    embedder: Embedder
-    retriever: Retriever
-
-    def close(self) -> None:
-        self.store.close()
+# OpenKB moved to rag.kb (the answer path uses it and must not import rag.config); it is
+# still importable from here.
+__all__ = ["OpenKB", "Workspace"]
 
 
 class Workspace:
@@ -35,6 +25,7 @@ class Workspace:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.registry = Registry(settings.kb_root)
+        self.stores = store_settings(settings)
         # The API passes its micro-batching wrapper so every KB shares one model owner.
         self._embedder = embedder
 
@@ -86,7 +77,7 @@ class Workspace:
                 f"(dim {embedder.dim}). Set RAG_EMBEDDER to the KB's embedder or rebuild the KB."
             )
         folder = self.registry.path(name)
-        store = open_store(config, folder, self.settings)
+        store = open_store(config, folder, self.stores)
         retriever = Retriever(store, embedder, self.settings.hybrid_candidates, self.settings.rrf_k)
         return OpenKB(config, folder, store, embedder, retriever)
 
@@ -96,5 +87,5 @@ class Workspace:
     def drop(self, name: str) -> None:
         """Delete a KB and everything stored for it."""
         config = self.registry.get(name)
-        drop_store(config, self.registry.path(name), self.settings)
+        drop_store(config, self.registry.path(name), self.stores)
         self.registry.drop(name)

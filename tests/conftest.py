@@ -8,14 +8,18 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
 from rag.config import Settings
 from rag.embedding import Embedder, load_embedder
 from rag.workspace import Workspace
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Offline and fork-safe, set before any test module is collected (importing sets nothing)."""
+    # Hugging Face libraries read HF_HUB_OFFLINE when imported; none is imported before this.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from rag.answer.errors import AnswerError, AnswerInvalidError, AnswerTruncatedError
 from rag.answer.service import Answerer
+from rag.answer.settings import AnswerSettings
 from rag.answer.types import (
     NOT_IN_KB,
     Answer,
@@ -22,6 +23,7 @@ __all__ = [
     "AnswerEvent",
     "AnswerInvalidError",
     "AnswerRequest",
+    "AnswerSettings",
     "AnswerTruncatedError",
     "Answerer",
     "Citation",

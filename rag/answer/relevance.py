@@ -3,40 +3,33 @@
 Relevance is one measure for every search mode: the cosine similarity of the query and the
 chunk as the KB embeds it (title and text), so one threshold means the same thing whatever
 mode found a hit. BM25 and RRF scores cannot serve: BM25 is unbounded and RRF only ranks.
-Dense hits carry the cosine as their score. For BM25 and hybrid hits it is looked up in a
-dense search of the same query (as wide as hybrid's candidate list: tens of milliseconds);
-only hits outside it are embedded again, which costs far more per chunk on a CPU.
+Hits found by dense search (alone or inside hybrid) carry the cosine they were found with.
+For the others (found by BM25 only) the store reads their stored vectors and scores them
+against the same query vector: no second search and no second query embedding. A chunk
+deleted since the search is embedded again instead, as ingestion embedded it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rag.embedding.base import embedding_text
-from rag.retrieval import Retriever
-from rag.stores.base import Filters
-from rag.types import Hit, SearchMode
+from rag.embedding.base import Embedder, Vectors, embedding_text
+from rag.stores.base import Store
+from rag.types import Hit
 
 
 def relevance(
-    query: str,
-    hits: Sequence[Hit],
-    mode: SearchMode,
-    retriever: Retriever,
-    filters: Filters | None = None,
+    hits: Sequence[Hit], query_vector: Vectors, store: Store, embedder: Embedder
 ) -> list[float]:
-    """Cosine similarity of `query` and each hit's chunk, in the order of `hits`."""
-    if not hits or mode == "dense":
-        return [hit.score for hit in hits]
-    wide = max(len(hits), retriever.hybrid_candidates)
-    cosine = {h.chunk.id: h.score for h in retriever.search(query, "dense", wide, filters)}
-    missing = [h for h in hits if h.chunk.id not in cosine]
-    if missing:
-        texts = [embedding_text(h.chunk.title, h.chunk.text) for h in missing]
-        vectors = retriever.embedder.embed([query, *texts])  # unit vectors: dot = cosine
-        for hit, score in zip(missing, vectors[1:] @ vectors[0], strict=True):
-            cosine[hit.chunk.id] = float(score)
-    return [cosine[h.chunk.id] for h in hits]
+    """Cosine similarity of the query and each hit's chunk, in the order of `hits`."""
+    missing = [hit.chunk for hit in hits if hit.cosine is None]
+    cosine = store.cosines(query_vector, [c.id for c in missing]) if missing else {}
+    gone = [c for c in missing if c.id not in cosine]
+    if gone:
+        vectors = embedder.embed([embedding_text(c.title, c.text) for c in gone])
+        for chunk, score in zip(gone, vectors @ query_vector, strict=True):  # unit vectors
+            cosine[chunk.id] = float(score)
+    return [hit.cosine if hit.cosine is not None else cosine[hit.chunk.id] for hit in hits]
 
 
 def above(

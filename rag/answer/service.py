@@ -19,6 +19,7 @@ from rag.answer.grounding import RunInfo, abstention, checked_output, grounded_a
 from rag.answer.packing import MIN_CUT_TOKENS, pack_passages, render_passages
 from rag.answer.prompt import MAX_ANSWER_CHARS, answer_schema, system_message, user_message
 from rag.answer.relevance import above, relevance
+from rag.answer.settings import AnswerSettings
 from rag.answer.types import (
     Answer,
     AnswerEvent,
@@ -29,13 +30,12 @@ from rag.answer.types import (
     StreamEvent,
     Timings,
 )
-from rag.config import Settings
 from rag.errors import InvalidInputError
 from rag.generation.base import Generation, Generator, JSONSchema, Message, Usage
 from rag.generation.router import GeneratorRouter
 from rag.generation.schema import check_user_schema
+from rag.kb import OpenKB
 from rag.types import Hit
-from rag.workspace import OpenKB
 
 # Chat-template tokens around the messages (role markers, the generation prompt).
 TEMPLATE_SLACK = 32
@@ -58,17 +58,21 @@ class Prepared:
 class Answerer:
     """Answers questions over an opened KB with the generator its profile names."""
 
-    def __init__(self, router: GeneratorRouter, k: int = 5, min_relevance: float = 0.4) -> None:
-        if k < 1:
-            raise ValueError("k must be at least 1")
+    def __init__(
+        self, router: GeneratorRouter, settings: AnswerSettings = AnswerSettings()
+    ) -> None:
         self.router = router
-        self.k = k
-        self.min_relevance = min_relevance
+        self.settings = settings
 
-    @classmethod
-    def from_settings(cls, settings: Settings, router: GeneratorRouter) -> Answerer:
-        """An answerer with the configured k and relevance threshold."""
-        return cls(router, settings.answer_k, settings.answer_min_relevance)
+    @property
+    def k(self) -> int:
+        """Passages retrieved when a request does not say."""
+        return self.settings.k
+
+    @property
+    def min_relevance(self) -> float:
+        """The relevance threshold when a request does not say."""
+        return self.settings.min_relevance
 
     async def answer(self, kb: OpenKB, request: AnswerRequest) -> Answer:
         """The validated answer to `request`, or a structured abstention."""
@@ -127,12 +131,7 @@ class Answerer:
         name = self.router.resolve(kb.config.domain, request.profile)
         generator = self.router.generator(name)
         t0 = time.perf_counter()
-        k = request.k or self.k
-        query = request.question if request.query is None else request.query
-        hits = kb.retriever.search(query, request.mode, k, request.filters)
-        scores = relevance(query, hits, request.mode, kb.retriever, request.filters)
-        threshold = self.min_relevance if request.min_relevance is None else request.min_relevance
-        scored = above(hits, scores, threshold)
+        scored = self.retrieve(kb, request)
         t1 = time.perf_counter()
         system = system_message(request.schema)
         passages, budgets = self._fit(name, generator, system, request, scored)
@@ -145,6 +144,19 @@ class Answerer:
         return Prepared(
             request, name, generator, tuple(passages), messages, schema, budgets, timings
         )
+
+    def retrieve(self, kb: OpenKB, request: AnswerRequest) -> list[tuple[Hit, float]]:
+        """The hits relevant enough to show the model, with their relevance, best first.
+
+        The query is embedded once: dense search and the relevance gate share the vector.
+        """
+        k = request.k or self.k
+        query = request.question if request.query is None else request.query
+        vector = kb.retriever.embed_query(query)
+        hits = kb.retriever.search(query, request.mode, k, request.filters, vector=vector)
+        scores = relevance(hits, vector, kb.store, kb.embedder)
+        threshold = self.min_relevance if request.min_relevance is None else request.min_relevance
+        return above(hits, scores, threshold)
 
     def _fit(
         self,

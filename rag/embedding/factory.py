@@ -5,9 +5,12 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from rag.config import PACKAGED_EMBEDDER
 from rag.embedding.base import Embedder
-from rag.embedding.sentence import SentenceTransformerEmbedder, packaged_model_dir
+from rag.embedding.sentence import (
+    PACKAGED_EMBEDDER,
+    SentenceTransformerEmbedder,
+    packaged_model_dir,
+)
 
 
 @lru_cache(maxsize=4)

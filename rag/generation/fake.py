@@ -1,15 +1,21 @@
 """A scripted generator: the test double of `Generator`, for tests of what sits on top of it.
 
-It replays queued replies (JSON text and a finish reason), records every request, and counts
+It replays queued replies (JSON text and a finish reason) and records every request. With no
+reply queued it either fails or, given an `answer`, answers from passage 1 with an object valid
+against whatever schema it was asked for (the default answer or an analyst's `data`). It counts
 one token per whitespace-separated word, so token budgets in tests are easy to reason about.
+Streams send deltas of `delta_chars` characters, `delay` seconds apart, and record how many
+deltas went out and whether the consumer closed the stream.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rag.generation.base import FinishReason, Generation, JSONSchema, Message, Usage
 from rag.generation.errors import GeneratorError
@@ -37,10 +43,25 @@ class Call:
 class ScriptedGenerator:
     """Returns its replies in order, one per `generate` or `stream` call."""
 
-    def __init__(self, replies: Sequence[Reply | str] = (), name: str = "scripted") -> None:
+    def __init__(
+        self,
+        replies: Sequence[Reply | str] = (),
+        name: str = "scripted",
+        *,
+        answer: str | None = None,
+        delta_chars: int = 4,
+        delay: float = 0.0,
+    ) -> None:
+        if delta_chars < 1:
+            raise ValueError("delta_chars must be at least 1")
         self.name = name
-        self.replies = [r if isinstance(r, Reply) else Reply(r) for r in replies]
+        self.replies: list[Reply | str] = list(replies)  # a text is a Reply that stops
+        self.answer = answer  # None: a call with no reply queued is an error
+        self.delta_chars = delta_chars
+        self.delay = delay
         self.calls: list[Call] = []
+        self.produced = 0  # stream deltas sent, over all calls
+        self.closed = False  # whether the last stream was closed (finished or abandoned)
 
     def count_tokens(self, text: str) -> int:
         """One token per whitespace-separated word."""
@@ -55,17 +76,28 @@ class ScriptedGenerator:
     async def stream(
         self, messages: Sequence[Message], schema: JSONSchema, max_tokens: int
     ) -> AsyncIterator[str | Generation]:
-        """The next scripted reply in deltas of up to 4 characters, then the `Generation`."""
+        """The next scripted reply in deltas of `delta_chars` characters, then the `Generation`."""
         generation = self._next(messages, schema, max_tokens)
-        for start in range(0, len(generation.text), 4):
-            yield generation.text[start : start + 4]
-        yield generation
+        self.closed = False
+        try:
+            for start in range(0, len(generation.text), self.delta_chars):
+                if self.delay:
+                    await asyncio.sleep(self.delay)
+                self.produced += 1
+                yield generation.text[start : start + self.delta_chars]
+            yield generation
+        finally:
+            self.closed = True
 
     def _next(self, messages: Sequence[Message], schema: JSONSchema, max_tokens: int) -> Generation:
         self.calls.append(Call(tuple(messages), schema, max_tokens))
-        if not self.replies:
+        if self.replies:
+            queued = self.replies.pop(0)
+            reply = queued if isinstance(queued, Reply) else Reply(queued)
+        elif self.answer is not None:
+            reply = Reply(json.dumps(answering(schema, self.answer), separators=(",", ":")))
+        else:
             raise GeneratorError("the scripted generator has no reply left")
-        reply = self.replies.pop(0)
         try:
             data = json.loads(reply.text)
         except ValueError:
@@ -73,3 +105,29 @@ class ScriptedGenerator:
         prompt = sum(self.count_tokens(m.content) for m in messages)
         usage = Usage(prompt, max(1, self.count_tokens(reply.text)))
         return Generation(reply.text, data, reply.finish_reason, usage, self.name)
+
+
+def answering(schema: JSONSchema, answer: str) -> dict[str, Any]:
+    """An answer citing passage 1 that is valid against the answer path's schema."""
+    props = schema["properties"]
+    if "data" in props:  # an analyst's schema, wrapped under `data`
+        return {"data": instance(props["data"]), "citations": [1], "answerable": True}
+    return {"answer": answer, "citations": [1], "answerable": True, "confidence": 0.9}
+
+
+def instance(schema: JSONSchema) -> Any:
+    """A small value valid against a simple schema (objects, scalars, enums, arrays)."""
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        return {k: instance(v) for k, v in schema.get("properties", {}).items()}
+    if kind == "array":
+        return [instance(schema["items"])] * max(1, schema.get("minItems", 0))
+    if kind == "integer":
+        return int(schema.get("minimum", 1))
+    if kind == "number":
+        return float(schema.get("minimum", 1.5))
+    if kind == "boolean":
+        return True
+    return "grounded"

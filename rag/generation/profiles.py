@@ -1,11 +1,14 @@
 """Generator profiles: which backend, model and token budgets answer for a KB or a request.
 
 A profile is plain configuration (no I/O, nothing loaded), so `Settings` can hold a dict of
-them; `rag.generation.router` turns a profile into a generator, once per profile.
+them; `rag.generation.router` turns a profile into a generator, once per profile, and reads
+only its own `RouterSettings` (built from `Settings` by `rag.composition`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -51,3 +54,13 @@ class GeneratorProfile(BaseModel):
 def default_profiles() -> dict[str, GeneratorProfile]:
     """The profiles every installation has: the packaged SmolLM2, in process."""
     return {LOCAL_PROFILE: GeneratorProfile()}
+
+
+@dataclass(frozen=True)
+class RouterSettings:
+    """What the router reads: the profiles, which one answers for a domain, where models go."""
+
+    cache_dir: Path  # where local models are converted and kept
+    profiles: Mapping[str, GeneratorProfile] = field(default_factory=default_profiles)
+    default_profile: str = LOCAL_PROFILE
+    domain_profiles: Mapping[str, str] = field(default_factory=dict)

@@ -12,11 +12,10 @@ import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from rag.config import Settings
 from rag.errors import ConfigError
 from rag.generation.base import Generator
 from rag.generation.local import LocalGenerator
-from rag.generation.profiles import BackendKind, GeneratorProfile
+from rag.generation.profiles import BackendKind, GeneratorProfile, RouterSettings
 from rag.generation.vllm import VLLMGenerator
 
 Build = Callable[[GeneratorProfile, Path], Generator]
@@ -71,13 +70,16 @@ class GeneratorRouter:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings, cache_dir: Path | None = None) -> GeneratorRouter:
-        """The router of the configured profiles; local models convert under `cache_dir`."""
+    def from_settings(
+        cls, settings: RouterSettings, build: Build = build_generator
+    ) -> GeneratorRouter:
+        """The router of the configured profiles; local models convert under its cache dir."""
         return cls(
-            settings.generator_profiles,
+            settings.profiles,
             settings.default_profile,
             settings.domain_profiles,
-            settings.cache_dir if cache_dir is None else cache_dir,
+            settings.cache_dir,
+            build,
         )
 
     @property

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.embedding.base import Embedder
+from rag.embedding.base import Embedder, Vectors
 from rag.errors import InvalidInputError
 from rag.retrieval.fusion import reciprocal_rank_fusion
 from rag.stores.base import Filters, Store
@@ -23,26 +23,49 @@ class Retriever:
         self.rrf_k = rrf_k
 
     def search(
-        self, query: str, mode: SearchMode = "hybrid", k: int = 10, filters: Filters | None = None
+        self,
+        query: str,
+        mode: SearchMode = "hybrid",
+        k: int = 10,
+        filters: Filters | None = None,
+        *,
+        vector: Vectors | None = None,
     ) -> list[Hit]:
-        """Top-k chunks for `query`, best first."""
-        if not query.strip():
-            raise InvalidInputError("query is empty")
+        """Top-k chunks for `query`, best first; dense hits carry their cosine.
+
+        `vector` is the query's embedding when the caller has it already (the answer path
+        needs it for relevance too); otherwise dense and hybrid search embed the query.
+        """
+        _check_query(query)
         if not 1 <= k <= MAX_K:
             raise InvalidInputError(f"k must be between 1 and {MAX_K}, got {k}")
         if mode == "bm25":
             return self.store.search_bm25(query, k, filters)
         if mode == "dense":
-            return self._dense(query, k, filters)
+            return self._dense(query, vector, k, filters)
         if mode == "hybrid":
             n = max(k, self.hybrid_candidates)
             fused = reciprocal_rank_fusion(
-                [self._dense(query, n, filters), self.store.search_bm25(query, n, filters)],
+                [self._dense(query, vector, n, filters), self.store.search_bm25(query, n, filters)],
                 self.rrf_k,
             )
             return fused[:k]
         raise InvalidInputError(f"unknown search mode {mode!r}: use dense, bm25 or hybrid")
 
-    def _dense(self, query: str, k: int, filters: Filters | None) -> list[Hit]:
-        vector = self.embedder.embed([query])
-        return self.store.search_dense(vector[0], k, filters)
+    def embed_query(self, query: str) -> Vectors:
+        """The query's embedding: one unit vector."""
+        _check_query(query)
+        vectors: Vectors = self.embedder.embed([query])[0]
+        return vectors
+
+    def _dense(
+        self, query: str, vector: Vectors | None, k: int, filters: Filters | None
+    ) -> list[Hit]:
+        if vector is None:
+            vector = self.embed_query(query)
+        return self.store.search_dense(vector, k, filters)
+
+
+def _check_query(query: str) -> None:
+    if not query.strip():
+        raise InvalidInputError("query is empty")

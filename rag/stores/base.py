@@ -57,6 +57,13 @@ class Store(Protocol):
         """Best chunks by BM25 over title and text, best first."""
         ...
 
+    def cosines(self, vector: Vectors, chunk_ids: Sequence[str]) -> dict[str, float]:
+        """Cosine of `vector` and each named chunk, as `search_dense` scores it; by chunk id.
+
+        Chunks that are not stored are left out. No search: the stored vectors are read.
+        """
+        ...
+
     def stats(self) -> KBStats:
         """Document and chunk counts."""
         ...

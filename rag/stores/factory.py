@@ -6,11 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.config import Settings
 from rag.errors import ConfigError
 from rag.kb import KBConfig
 from rag.stores.base import Store
 from rag.stores.local.store import LocalStore, remove_files
+from rag.stores.settings import StoreSettings
 from rag.types import EngineKind
 
 
@@ -18,45 +18,45 @@ from rag.types import EngineKind
 class Engine:
     """How to open an engine's store for a KB, and how to delete what it stored."""
 
-    open: Callable[[KBConfig, Path, Settings], Store]
-    drop: Callable[[KBConfig, Path, Settings], None]
+    open: Callable[[KBConfig, Path, StoreSettings], Store]
+    drop: Callable[[KBConfig, Path, StoreSettings], None]
 
 
-def _open_local(config: KBConfig, folder: Path, settings: Settings) -> Store:
-    return LocalStore(folder, config.dim, config.index, settings)
+def _open_local(config: KBConfig, folder: Path, settings: StoreSettings) -> Store:
+    return LocalStore(folder, config.dim, config.index, settings.vectors)
 
 
-def _drop_local(config: KBConfig, folder: Path, settings: Settings) -> None:
+def _drop_local(config: KBConfig, folder: Path, settings: StoreSettings) -> None:
     remove_files(folder)
 
 
-def _open_elasticsearch(config: KBConfig, folder: Path, settings: Settings) -> Store:
+def _open_elasticsearch(config: KBConfig, folder: Path, settings: StoreSettings) -> Store:
     # Imported here so that local-only installs never load the Elasticsearch client.
     from rag.stores.elasticsearch import ElasticsearchStore, connect
 
-    secret, api_key = settings.es_password, settings.es_api_key
+    es = settings.elasticsearch
     client = connect(
-        settings.es_url,
-        username=settings.es_username,
-        password=secret.get_secret_value() if secret else None,
-        api_key=api_key.get_secret_value() if api_key else None,
-        verify_certs=settings.es_verify_certs,
-        ca_certs=settings.es_ca_certs,
-        request_timeout=settings.es_request_timeout,
+        es.url,
+        username=es.username,
+        password=es.password,
+        api_key=es.api_key,
+        verify_certs=es.verify_certs,
+        ca_certs=es.ca_certs,
+        request_timeout=es.request_timeout,
     )
     return ElasticsearchStore(
         client,
         config.name,
         config.dim,
-        settings.es_index_prefix,
+        es.index_prefix,
         # Elasticsearch 8.12 offers hnsw and int8_hnsw: a compact KB asks for the quantised one.
         "int8_hnsw" if config.index == "ivfpq" else "hnsw",
-        num_candidates_factor=settings.es_num_candidates_factor,
+        num_candidates_factor=es.num_candidates_factor,
         close_client=True,
     )
 
 
-def _drop_elasticsearch(config: KBConfig, folder: Path, settings: Settings) -> None:
+def _drop_elasticsearch(config: KBConfig, folder: Path, settings: StoreSettings) -> None:
     from rag.stores.elasticsearch import ElasticsearchStore
 
     store = _open_elasticsearch(config, folder, settings)
@@ -73,12 +73,12 @@ ENGINES: dict[EngineKind, Engine] = {
 }
 
 
-def open_store(config: KBConfig, folder: Path, settings: Settings) -> Store:
+def open_store(config: KBConfig, folder: Path, settings: StoreSettings = StoreSettings()) -> Store:
     """Open the store of the KB described by `config`, whose folder is `folder`."""
     return _engine(config).open(config, folder, settings)
 
 
-def drop_store(config: KBConfig, folder: Path, settings: Settings) -> None:
+def drop_store(config: KBConfig, folder: Path, settings: StoreSettings = StoreSettings()) -> None:
     """Delete everything the KB's engine stored (files here, an index on a server)."""
     _engine(config).drop(config, folder, settings)
 

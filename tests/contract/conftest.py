@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from rag.composition import store_settings
 from rag.config import Settings
 from rag.embedding.base import Vectors
 from rag.embedding.fake import HashingEmbedder
@@ -146,11 +147,12 @@ class EngineUnderTest:
         name = f"contract-{uuid.uuid4().hex[:12]}"
         self.config = KBConfig(name=name, embedder=embedder.name, dim=DIM, **fields)
         self.folder = folder / name
-        self.settings = Settings(data_dir=folder)
+        # From the environment, as the service would: RAG_ES_URL names the server.
+        self.stores = store_settings(Settings(data_dir=folder))
         self._open: list[Store] = []
 
     def open(self) -> Store:
-        store = open_store(self.config, self.folder, self.settings)
+        store = open_store(self.config, self.folder, self.stores)
         self._open.append(store)
         return store
 
@@ -163,7 +165,7 @@ class EngineUnderTest:
     def teardown(self) -> None:
         for store in self._open:
             store.close()
-        drop_store(self.config, self.folder, self.settings)
+        drop_store(self.config, self.folder, self.stores)
 
 
 def require_server(fields: dict[str, Any]) -> None:

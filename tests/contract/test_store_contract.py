@@ -204,6 +204,28 @@ def test_k_bounds_the_results(filled: Store, embed: Embed) -> None:
     assert len(filled.search_bm25(" ".join(QUERIES), 4)) == 4
 
 
+def test_dense_hits_carry_their_cosine_and_bm25_hits_none(filled: Store, embed: Embed) -> None:
+    dense = filled.search_dense(embed(QUERIES[0]), 12)
+    assert dense and all(h.cosine == h.score for h in dense)
+    assert all(h.cosine is None for h in filled.search_bm25(QUERIES[0], 12))
+
+
+def test_cosines_of_named_chunks_are_their_dense_scores(filled: Store, embed: Embed) -> None:
+    query = embed("water carried to cities")
+    dense = {h.chunk.id: h.score for h in filled.search_dense(query, 12)}
+    some = sorted(dense)[::3]
+    found = filled.cosines(query, [*some, "no-such-chunk#0", some[0]])
+    assert found.keys() == set(some)  # unknown ids are left out, repeats count once
+    for chunk_id in some:
+        assert found[chunk_id] == pytest.approx(dense[chunk_id], abs=1e-5)
+    assert filled.cosines(query, []) == {}
+
+
+def test_cosines_of_deleted_chunks_are_left_out(filled: Store, embed: Embed) -> None:
+    filled.delete(["volcanoes"])
+    assert filled.cosines(embed("magma"), ["volcanoes#0", "aqueducts#0"]).keys() == {"aqueducts#0"}
+
+
 def test_stats_and_documents_paging(filled: Store) -> None:
     everything = filled.documents()
     pages = filled.documents(0, 2) + filled.documents(2, 2) + filled.documents(4, 10)

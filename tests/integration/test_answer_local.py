@@ -17,7 +17,15 @@ from typer.testing import CliRunner
 
 from cli import app
 from indexer.ingest import Ingestor
-from rag.answer import Answerer, AnswerEvent, AnswerRequest, DeltaEvent, PassagesEvent, StreamEvent
+from rag.answer import (
+    Answerer,
+    AnswerEvent,
+    AnswerRequest,
+    AnswerSettings,
+    DeltaEvent,
+    PassagesEvent,
+    StreamEvent,
+)
 from rag.answer.prompt import answer_schema
 from rag.config import Settings, get_settings
 from rag.generation.packaged_model import PACKAGED_NAME
@@ -79,7 +87,12 @@ def test_streamed_default_answer_is_schema_valid_and_cites_passages_given(
         handle = workspace.open(kb)
         try:
             request = AnswerRequest("What causes the tides?", k=3)
-            return [e async for e in Answerer(router, min_relevance=0.2).stream(handle, request)]
+            return [
+                e
+                async for e in Answerer(router, AnswerSettings(min_relevance=0.2)).stream(
+                    handle, request
+                )
+            ]
         finally:
             handle.close()
 

@@ -17,7 +17,15 @@ import httpx
 import pytest
 
 from indexer.ingest import Ingestor
-from rag.answer import Answer, Answerer, AnswerEvent, AnswerRequest, DeltaEvent, PassagesEvent
+from rag.answer import (
+    Answer,
+    Answerer,
+    AnswerEvent,
+    AnswerRequest,
+    AnswerSettings,
+    DeltaEvent,
+    PassagesEvent,
+)
 from rag.answer.prompt import answer_schema
 from rag.generation.base import JSONSchema
 from rag.generation.profiles import GeneratorProfile
@@ -94,7 +102,9 @@ def ask_all(
             {"local": GeneratorProfile(), "vllm": profile}, "local", {"finance": "vllm"}, Path(".")
         )
         handle = workspace.open(kb)
-        answerer = Answerer(router, k=3, min_relevance=-1.0)  # every question reaches the model
+        answerer = Answerer(
+            router, AnswerSettings(k=3, min_relevance=-1.0)
+        )  # every question reaches the model
         out = []
         try:
             for question in QUESTIONS:

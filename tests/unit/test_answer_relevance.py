@@ -1,21 +1,21 @@
-"""The relevance gate: one cosine measure whatever mode ranked the hits."""
+"""The relevance gate: one cosine measure whatever mode ranked the hits, and no second search."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from indexer.ingest import Ingestor
 from rag.answer.relevance import above, relevance
-from rag.config import Settings
+from rag.embedding.base import Vectors
 from rag.embedding.fake import HashingEmbedder
 from rag.kb import KBConfig
 from rag.retrieval import Retriever
-from rag.stores.base import Store
+from rag.stores.base import Filters, Store
 from rag.stores.factory import open_store
-from rag.types import Document, Section
+from rag.types import Document, Hit, Section
 
 TEXTS = {
     "tides": "The moon pulls the oceans and causes the tides.",
@@ -26,11 +26,32 @@ TEXTS = {
 QUERY = "copper wires and the ledger of a business"
 
 
+class Counting:
+    """A store and embedder that count the gate's searches and embeddings."""
+
+    def __init__(self, store: Store, embedder: HashingEmbedder) -> None:
+        self.store, self.embedder = store, embedder
+        self.searches = 0
+        self.embedded: list[str] = []
+        self.name, self.dim, self.tokenizer = embedder.name, embedder.dim, embedder.tokenizer
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        self.embedded += texts
+        return self.embedder.embed(texts)
+
+    def search_dense(self, vector: Vectors, k: int, filters: Filters | None = None) -> list[Hit]:
+        self.searches += 1
+        return self.store.search_dense(vector, k, filters)
+
+    def cosines(self, vector: Vectors, chunk_ids: Sequence[str]) -> dict[str, float]:
+        return self.store.cosines(vector, chunk_ids)
+
+
 @pytest.fixture
-def store(tmp_path: Path, settings: Settings) -> Iterator[Store]:
+def store(tmp_path: Path) -> Iterator[Store]:
     embedder = HashingEmbedder(dim=256)
     config = KBConfig(name="rel", embedder=embedder.name, dim=256, chunk_tokens=48, chunk_overlap=4)
-    store = open_store(config, tmp_path / "rel", settings)
+    store = open_store(config, tmp_path / "rel")
     docs = [Document(k, (Section(v),), title=k.title()) for k, v in TEXTS.items()]
     Ingestor(store, embedder, config).ingest_documents(docs, progress=False)
     yield store
@@ -40,35 +61,45 @@ def store(tmp_path: Path, settings: Settings) -> Iterator[Store]:
 def test_every_mode_scores_a_chunk_by_its_dense_cosine(store: Store) -> None:
     embedder = HashingEmbedder(dim=256)
     exact = {h.chunk.id: h.score for h in Retriever(store, embedder).search(QUERY, "dense", 4)}
-    # A candidate list of one: most BM25 and hybrid hits must be embedded again.
+    # A candidate list of one: most BM25 and hybrid hits come without a cosine.
     for candidates in (1, 100):
         retriever = Retriever(store, embedder, hybrid_candidates=candidates)
+        vector = retriever.embed_query(QUERY)
         for mode in ("dense", "bm25", "hybrid"):
-            hits = retriever.search(QUERY, mode, 3)  # type: ignore[arg-type]
-            scores = relevance(QUERY, hits, mode, retriever)  # type: ignore[arg-type]
+            hits = retriever.search(QUERY, mode, 3, vector=vector)  # type: ignore[arg-type]
+            scores = relevance(hits, vector, store, embedder)
             assert len(scores) == len(hits) >= 2  # BM25 finds only texts sharing a word
             for hit, score in zip(hits, scores, strict=True):
                 assert score == pytest.approx(exact[hit.chunk.id], abs=1e-5), (mode, candidates)
 
 
-def test_a_hit_outside_the_dense_candidates_is_embedded_again(store: Store) -> None:
-    retriever = Retriever(store, HashingEmbedder(dim=256), hybrid_candidates=1)
-    *_, worst = retriever.search(QUERY, "dense", 4)  # not the dense top-1 the lookup sees
-    (score,) = relevance(QUERY, [worst], "bm25", retriever)
-    assert score == pytest.approx(worst.score, abs=1e-5)
+def test_bm25_hits_are_scored_from_stored_vectors_without_a_search(store: Store) -> None:
+    counting = Counting(store, HashingEmbedder(dim=256))
+    retriever = Retriever(store, counting.embedder)
+    vector = retriever.embed_query(QUERY)
+    hits = retriever.search(QUERY, "bm25", 3)
+    assert hits and all(h.cosine is None for h in hits)
+    scores = relevance(hits, vector, counting, counting)  # type: ignore[arg-type]
+    assert (counting.searches, counting.embedded) == (0, [])
+    exact = store.cosines(vector, [h.chunk.id for h in hits])
+    assert scores == [exact[h.chunk.id] for h in hits]
 
 
-def test_filters_apply_to_the_lookup(store: Store) -> None:
-    retriever = Retriever(store, HashingEmbedder(dim=256), hybrid_candidates=1)
-    hits = retriever.search(QUERY, "bm25", 2)
-    assert relevance(QUERY, hits, "bm25", retriever, {"no_such_key": "x"}) == pytest.approx(
-        relevance(QUERY, hits, "bm25", retriever), abs=1e-5
-    )  # nothing passes the filter: every hit is embedded again, same cosine
+def test_a_chunk_deleted_since_the_search_is_embedded_again(store: Store) -> None:
+    counting = Counting(store, HashingEmbedder(dim=256))
+    retriever = Retriever(store, counting.embedder)
+    vector = retriever.embed_query(QUERY)
+    hits = retriever.search(QUERY, "bm25", 3)
+    before = relevance(hits, vector, store, counting.embedder)
+    store.delete([hits[0].doc_id])
+    after = relevance(hits, vector, counting, counting)  # type: ignore[arg-type]
+    assert len(counting.embedded) == 1 and TEXTS[hits[0].doc_id] in counting.embedded[0]
+    assert after == pytest.approx(before, abs=1e-5)
 
 
 def test_no_hits_and_the_threshold(store: Store) -> None:
     retriever = Retriever(store, HashingEmbedder(dim=256))
-    assert relevance("q", [], "hybrid", retriever) == []
+    assert relevance([], retriever.embed_query("q"), store, retriever.embedder) == []
     hits = retriever.search(QUERY, "dense", 3)
     kept = above(hits, [0.2, 0.5, 0.4], 0.4)
     assert [(h.chunk.id, s) for h, s in kept] == [(hits[1].chunk.id, 0.5), (hits[2].chunk.id, 0.4)]

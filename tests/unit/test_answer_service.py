@@ -24,23 +24,22 @@ from rag.answer import (
     AnswerEvent,
     AnswerInvalidError,
     AnswerRequest,
+    AnswerSettings,
     AnswerTruncatedError,
     DeltaEvent,
     PassagesEvent,
     StreamEvent,
 )
 from rag.answer.service import TEMPLATE_SLACK
-from rag.config import Settings
 from rag.embedding.fake import HashingEmbedder
 from rag.errors import ConfigError, InvalidInputError
 from rag.generation.fake import Reply, ScriptedGenerator
 from rag.generation.profiles import GeneratorProfile
 from rag.generation.router import GeneratorRouter
-from rag.kb import KBConfig
+from rag.kb import KBConfig, OpenKB
 from rag.retrieval import Retriever
 from rag.stores.factory import open_store
 from rag.types import Document, Section
-from rag.workspace import OpenKB
 
 DOCS = [
     Document(
@@ -65,7 +64,7 @@ def reply(answer: str = "The moon.", citations: list[int] | None = None, **extra
 
 
 @pytest.fixture
-def kb(tmp_path: Path, settings: Settings) -> Iterator[OpenKB]:
+def kb(tmp_path: Path) -> Iterator[OpenKB]:
     embedder = HashingEmbedder(dim=256)  # wide enough that unrelated words rarely collide
     config = KBConfig(
         name="facts",
@@ -75,7 +74,7 @@ def kb(tmp_path: Path, settings: Settings) -> Iterator[OpenKB]:
         chunk_tokens=48,
         chunk_overlap=4,
     )
-    store = open_store(config, tmp_path / "facts", settings)
+    store = open_store(config, tmp_path / "facts")
     Ingestor(store, embedder, config).ingest_documents(DOCS, progress=False)
     yield OpenKB(config, tmp_path / "facts", store, embedder, Retriever(store, embedder))
     store.close()
@@ -113,7 +112,7 @@ def answerer(
         "big": GeneratorProfile(model="big-model"),
     }
     router = GeneratorRouter(profiles, "small", {"finance": "big"}, tmp_path, build=fakes.build)
-    return Answerer(router, k=3, min_relevance=0.2)
+    return Answerer(router, AnswerSettings(k=3, min_relevance=0.2))
 
 
 def ask(a: Answerer, kb: OpenKB, question: str = QUESTION, **kw: Any) -> Answer:
@@ -163,6 +162,23 @@ def test_nothing_relevant_is_not_in_the_kb_without_asking_the_model(
     )
     assert answer.passages == () and answer.citations == () and answer.attempts == 0
     assert gen.calls == []
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
+def test_the_query_is_embedded_once_per_answer(
+    kb: OpenKB, fakes: Fakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    embedded: list[list[str]] = []
+    embed = kb.embedder.embed
+
+    def counted(texts: list[str]) -> Any:
+        embedded.append(list(texts))
+        return embed(texts)
+
+    monkeypatch.setattr(kb.embedder, "embed", counted)
+    prep = answerer(fakes, tmp_path).prepare(kb, AnswerRequest(QUESTION, mode=mode))
+    assert embedded == [[QUESTION]]  # search and the relevance gate share one embedding
+    assert prep.passages[0].hit.doc_id == "tides"
 
 
 def test_a_threshold_above_every_score_gates_everything(

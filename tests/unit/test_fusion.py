@@ -40,3 +40,13 @@ def test_rrf_empty_and_invalid() -> None:
     assert reciprocal_rank_fusion([[], []]) == []
     with pytest.raises(ValueError, match="k must be >= 1"):
         reciprocal_rank_fusion([hits("a")], k=0)
+
+
+def test_rrf_keeps_the_dense_cosine_of_any_ranking() -> None:
+    def hit(i: str, cosine: float | None) -> Hit:
+        return Hit(Chunk(id=i, doc_id=i, text=i, position=0), score=0.0, cosine=cosine)
+
+    bm25 = [hit("a", None), hit("b", None)]
+    dense = [hit("b", 0.8), hit("c", 0.5)]
+    fused = {h.chunk.id: h.cosine for h in reciprocal_rank_fusion([bm25, dense])}
+    assert fused == {"a": None, "b": 0.8, "c": 0.5}

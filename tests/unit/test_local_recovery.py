@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.config import Settings
 from rag.embedding.fake import HashingEmbedder
 from rag.errors import ConfigError, StoreError
 from rag.stores.base import DocumentWrite
 from rag.stores.local import LocalStore
 from rag.stores.local.store import DB_FILE, VECTORS_FILE
 from rag.stores.local.vectors import VectorIndex
+from rag.stores.settings import VectorIndexSettings
 from rag.types import Chunk, IndexKind, StoredDocument
 
 DIM = 64
@@ -64,8 +64,7 @@ def crash_copy(folder: Path, dest: Path) -> Path:
 def open_store(
     folder: Path, kind: IndexKind = "flat", ivfpq_min_chunks: int = 20_000
 ) -> LocalStore:
-    settings = Settings(data_dir=folder, ivfpq_min_chunks=ivfpq_min_chunks)
-    return LocalStore(folder, DIM, kind, settings)
+    return LocalStore(folder, DIM, kind, VectorIndexSettings(ivfpq_min_chunks=ivfpq_min_chunks))
 
 
 def assert_answers(store: LocalStore, writes: list[DocumentWrite]) -> None:
@@ -84,7 +83,7 @@ def never_returned(store: LocalStore, w: DocumentWrite) -> None:
 
 
 def saved_ids(folder: Path) -> np.ndarray:
-    return VectorIndex.load(folder / VECTORS_FILE, DIM, Settings()).ids()
+    return VectorIndex.load(folder / VECTORS_FILE, DIM, VectorIndexSettings()).ids()
 
 
 def stored_ids(folder: Path) -> np.ndarray:
@@ -184,7 +183,7 @@ def test_a_vector_file_of_another_kind_is_rebuilt(tmp_path: Path) -> None:
         store.write(writes)
     with open_store(tmp_path, "hnsw") as store:
         assert_answers(store, writes)
-    assert VectorIndex.load(tmp_path / VECTORS_FILE, DIM, Settings()).kind == "hnsw"
+    assert VectorIndex.load(tmp_path / VECTORS_FILE, DIM, VectorIndexSettings()).kind == "hnsw"
 
 
 def test_hnsw_is_rebuilt_when_tombstones_pile_up(tmp_path: Path) -> None:
@@ -228,10 +227,10 @@ def test_ivfpq_kb_switches_from_flat_once_big_enough(tmp_path: Path) -> None:
     with open_store(tmp_path, "ivfpq", ivfpq_min_chunks=1000) as store:
         store.write(writes[:150])
         store.flush()
-        assert VectorIndex.load(tmp_path / VECTORS_FILE, DIM, Settings()).kind == "flat"
+        assert VectorIndex.load(tmp_path / VECTORS_FILE, DIM, VectorIndexSettings()).kind == "flat"
         store.write(writes[150:])
         store.flush()
-        assert VectorIndex.load(tmp_path / VECTORS_FILE, DIM, Settings()).kind == "ivfpq"
+        assert VectorIndex.load(tmp_path / VECTORS_FILE, DIM, VectorIndexSettings()).kind == "ivfpq"
         store.delete([writes[0].document.id])
 
     with sqlite3.connect(tmp_path / DB_FILE) as conn:
@@ -284,6 +283,6 @@ def test_a_kb_refuses_another_dimension(tmp_path: Path) -> None:
     with open_store(tmp_path) as store:
         store.write([doc(0)])
     with pytest.raises(ConfigError):
-        LocalStore(tmp_path, DIM * 2, "flat", Settings(data_dir=tmp_path))
+        LocalStore(tmp_path, DIM * 2, "flat")
     with open_store(tmp_path) as store:  # the refused open changed nothing
         assert_answers(store, [doc(0)])

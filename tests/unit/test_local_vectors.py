@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.config import Settings
 from rag.embedding.base import Vectors
 from rag.errors import StoreError
 from rag.stores.local.vectors import Ids, VectorIndex, ivfpq_shape, kind_for
+from rag.stores.settings import VectorIndexSettings
 
 DIM = 32
 
@@ -31,8 +31,8 @@ def clustered(n: int, clusters: int, dim: int = DIM) -> Vectors:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, ivfpq_min_chunks=1000, hnsw_m=16, ivf_nprobe=32)
+def settings() -> VectorIndexSettings:
+    return VectorIndexSettings(ivfpq_min_chunks=1000, hnsw_m=16, ivf_nprobe=32)
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def top1(index: VectorIndex, query: Vectors, allowed: Ids | None = None) -> int:
     return int(ids[0])
 
 
-def test_kind_for_waits_for_enough_vectors_before_ivfpq(settings: Settings) -> None:
+def test_kind_for_waits_for_enough_vectors_before_ivfpq(settings: VectorIndexSettings) -> None:
     assert kind_for("ivfpq", 999, settings) == "flat"
     assert kind_for("ivfpq", 1000, settings) == "ivfpq"
     assert kind_for("hnsw", 5, settings) == "hnsw"
@@ -61,7 +61,9 @@ def test_ivfpq_shape_uses_a_divisor_of_dim(dim: int, m: int) -> None:
 
 
 @pytest.mark.parametrize("kind", ["flat", "hnsw"])
-def test_add_search_remove(kind: str, settings: Settings, data: tuple[Ids, Vectors]) -> None:
+def test_add_search_remove(
+    kind: str, settings: VectorIndexSettings, data: tuple[Ids, Vectors]
+) -> None:
     ids, vectors = data
     index = VectorIndex.empty(kind, DIM, settings)  # type: ignore[arg-type]
     index.add(ids, vectors)
@@ -82,7 +84,7 @@ def test_add_search_remove(kind: str, settings: Settings, data: tuple[Ids, Vecto
 
 @pytest.mark.parametrize("kind", ["flat", "hnsw"])
 def test_selector_restricts_candidates(
-    kind: str, settings: Settings, data: tuple[Ids, Vectors]
+    kind: str, settings: VectorIndexSettings, data: tuple[Ids, Vectors]
 ) -> None:
     ids, vectors = data
     index = VectorIndex.empty(kind, DIM, settings)  # type: ignore[arg-type]
@@ -96,7 +98,7 @@ def test_selector_restricts_candidates(
 
 @pytest.mark.parametrize("kind", ["flat", "hnsw"])
 def test_save_and_load_round_trip(
-    kind: str, settings: Settings, data: tuple[Ids, Vectors], tmp_path: Path
+    kind: str, settings: VectorIndexSettings, data: tuple[Ids, Vectors], tmp_path: Path
 ) -> None:
     ids, vectors = data
     index = VectorIndex.empty(kind, DIM, settings)  # type: ignore[arg-type]
@@ -113,7 +115,7 @@ def test_save_and_load_round_trip(
 
 
 def test_hnsw_tombstones_are_not_saved_as_live(
-    settings: Settings, data: tuple[Ids, Vectors], tmp_path: Path
+    settings: VectorIndexSettings, data: tuple[Ids, Vectors], tmp_path: Path
 ) -> None:
     # A saved HNSW still holds removed vectors; the owner (the store) re-derives tombstones
     # from SQLite on open, so the file is loaded with every id it holds.
@@ -132,7 +134,7 @@ def test_hnsw_tombstones_are_not_saved_as_live(
     "content", [b"", b"not a faiss index at all" * 10, "truncate", "wrong-dim", "no-id-map"]
 )
 def test_load_refuses_what_it_cannot_use(
-    content: bytes | str, settings: Settings, data: tuple[Ids, Vectors], tmp_path: Path
+    content: bytes | str, settings: VectorIndexSettings, data: tuple[Ids, Vectors], tmp_path: Path
 ) -> None:
     import faiss
 
@@ -153,7 +155,9 @@ def test_load_refuses_what_it_cannot_use(
         VectorIndex.load(path, DIM, settings)
 
 
-def test_ivfpq_trains_searches_removes_and_reloads(settings: Settings, tmp_path: Path) -> None:
+def test_ivfpq_trains_searches_removes_and_reloads(
+    settings: VectorIndexSettings, tmp_path: Path
+) -> None:
     vectors = clustered(1200, clusters=12)
     ids = np.arange(1, 1201, dtype=np.int64)
     assert kind_for("ivfpq", len(ids), settings) == "ivfpq"
@@ -183,7 +187,7 @@ def test_ivfpq_trains_searches_removes_and_reloads(settings: Settings, tmp_path:
     assert np.array_equal(loaded.search(vectors[600], 5)[1], index.search(vectors[600], 5)[1])
 
 
-def test_empty_index_searches_to_nothing(settings: Settings) -> None:
+def test_empty_index_searches_to_nothing(settings: VectorIndexSettings) -> None:
     index = VectorIndex.empty("hnsw", DIM, settings)
     scores, ids = index.search(np.ones(DIM, dtype=np.float32), 5)
     assert len(scores) == len(ids) == 0

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from rag.composition import router_settings
 from rag.config import Settings
 from rag.errors import ConfigError
 from rag.generation.fake import ScriptedGenerator
@@ -33,7 +34,7 @@ def router(
 
 def test_default_settings_route_to_the_packaged_model(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
-    r = GeneratorRouter.from_settings(settings)
+    r = GeneratorRouter.from_settings(router_settings(settings))
     assert r.names == ["local"]
     assert r.resolve("medical") == "local"
     profile = r.profile("local")
@@ -49,7 +50,7 @@ def test_profiles_from_the_environment_keep_the_local_one(monkeypatch: pytest.Mo
     settings = Settings()
     assert set(settings.generator_profiles) == {"local", "gpu"}
     assert settings.generator_profiles["gpu"].endpoint == "http://h:8000"
-    r = GeneratorRouter.from_settings(settings)
+    r = GeneratorRouter.from_settings(router_settings(settings))
     assert (r.resolve("finance"), r.resolve("legal")) == ("gpu", "local")
 
 

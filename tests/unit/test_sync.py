@@ -13,7 +13,6 @@ from indexer.jobs.inputs import JobInputs
 from indexer.jobs.model import FileError, Job
 from indexer.loaders import iter_documents
 from indexer.sync import UnderPaths
-from rag.config import Settings
 from rag.embedding.fake import HashingEmbedder
 from rag.kb import KBConfig
 from rag.stores.base import Store
@@ -26,8 +25,8 @@ CONFIG = KBConfig(
 
 
 @pytest.fixture
-def store(tmp_path: Path, settings: Settings) -> Iterator[Store]:
-    opened = open_store(CONFIG, tmp_path / "kb", settings)
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = open_store(CONFIG, tmp_path / "kb")
     yield opened
     opened.close()
 

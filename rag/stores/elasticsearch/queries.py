@@ -89,6 +89,11 @@ def bm25_query(text: str, filters: Filters | None) -> Query:
     }
 
 
+def chunks_named(chunk_ids: list[str]) -> Query:
+    """The chunk entries with these chunk ids (a filter: no scoring)."""
+    return {"bool": {"filter": [{"term": {"kind": CHUNK}}, {"terms": {"chunk_id": chunk_ids}}]}}
+
+
 def knn_query(vector: Vectors, k: int, factor: int, filters: Filters | None) -> Query:
     """Approximate kNN with the filter inside candidate generation, not applied after it."""
     return {

@@ -13,6 +13,7 @@ from contextlib import suppress
 from types import TracebackType
 from typing import Any, TypeVar
 
+import numpy as np
 from elasticsearch import Elasticsearch, NotFoundError
 
 from rag.embedding.base import Vectors
@@ -208,9 +209,8 @@ class ElasticsearchStore:
         checks.check_k(k, queries.MAX_CANDIDATES)
         knn = queries.knn_query(query, k, self._factor, filters)
         hits = self._search(f"searching {self._target} by vector", knn=knn, size=k)
-        return [
-            Hit(chunk=codec.chunk(h["_source"]), score=queries.cosine(h["_score"])) for h in hits
-        ]
+        scored = [(codec.chunk(h["_source"]), queries.cosine(h["_score"])) for h in hits]
+        return [Hit(chunk=chunk, score=cos, cosine=cos) for chunk, cos in scored]
 
     def search_bm25(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
         """Best chunks by BM25 over title and text, best first."""
@@ -218,6 +218,35 @@ class ElasticsearchStore:
         body = queries.bm25_query(query, filters)
         hits = self._search(f"searching {self._target} by keywords", query=body, size=k)
         return [Hit(chunk=codec.chunk(h["_source"]), score=float(h["_score"])) for h in hits]
+
+    def cosines(self, vector: Vectors, chunk_ids: Sequence[str]) -> dict[str, float]:
+        """Cosine of `vector` and each named chunk's stored vector (read, not searched)."""
+        query = checks.query_vector(vector, self.dim)
+        names = list(dict.fromkeys(chunk_ids))
+        if not names:
+            return {}
+        if len(names) > queries.MAX_CANDIDATES:  # also the default max_result_window
+            raise InvalidInputError(
+                f"at most {queries.MAX_CANDIDATES} chunks per call, got {len(names)}"
+            )
+        self._check_open()
+        with backend_errors(f"reading vectors of {len(names)} chunks from {self._target}"):
+            try:
+                found = self._client.search(
+                    index=self._target,
+                    query=queries.chunks_named(names),
+                    source={"includes": ["chunk_id", "vector"]},
+                    size=len(names),
+                )["hits"]["hits"]
+            except NotFoundError:
+                return {}
+        if not found:
+            return {}
+        stored = np.asarray([h["_source"]["vector"] for h in found], dtype=np.float32)
+        # The index's similarity is `cosine`: kNN normalises both sides, so do the same here.
+        norms = np.linalg.norm(stored, axis=1) * np.linalg.norm(query)
+        scores = stored @ query / norms
+        return {h["_source"]["chunk_id"]: float(s) for h, s in zip(found, scores, strict=True)}
 
     def stats(self) -> KBStats:
         """Document and chunk counts."""

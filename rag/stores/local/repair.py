@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.config import Settings
 from rag.errors import StoreError
 from rag.stores.local import sqlite as rows
 from rag.stores.local.schema import get_meta, transaction
 from rag.stores.local.vectors import VectorIndex, ivfpq_train_size, kind_for
+from rag.stores.settings import VectorIndexSettings
 from rag.types import IndexKind
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,11 @@ TOMBSTONE_LIMIT = 0.2
 
 
 def open_index(
-    conn: sqlite3.Connection, path: Path, requested: IndexKind, dim: int, settings: Settings
+    conn: sqlite3.Connection,
+    path: Path,
+    requested: IndexKind,
+    dim: int,
+    settings: VectorIndexSettings,
 ) -> tuple[VectorIndex, bool]:
     """Load the saved index and repair it, or rebuild it; returns it and whether it changed."""
     # A temp file is a save that never reached its rename: the saved file is still whole.
@@ -58,7 +62,7 @@ def open_index(
     return index, changed
 
 
-def rebuild_due(index: VectorIndex, requested: IndexKind, settings: Settings) -> bool:
+def rebuild_due(index: VectorIndex, requested: IndexKind, settings: VectorIndexSettings) -> bool:
     """Whether the index should be rebuilt: too many tombstones, or big enough for IVF-PQ."""
     dead = index.tombstones > TOMBSTONE_LIMIT * (index.size + index.tombstones)
     grow = index.kind == "flat" and kind_for(requested, index.size, settings) == "ivfpq"
@@ -81,7 +85,7 @@ def reconcile(conn: sqlite3.Connection, index: VectorIndex) -> bool:
 
 
 def rebuild(
-    conn: sqlite3.Connection, requested: IndexKind, dim: int, settings: Settings
+    conn: sqlite3.Connection, requested: IndexKind, dim: int, settings: VectorIndexSettings
 ) -> VectorIndex:
     """A fresh index of every stored vector, of the kind that suits how many there are."""
     ids = rows.all_chunk_ids(conn)

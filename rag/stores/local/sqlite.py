@@ -109,6 +109,17 @@ def vectors_of(conn: sqlite3.Connection, ids: Ids, dim: int) -> tuple[Ids, Vecto
     return _matrix(rows, dim)
 
 
+def vectors_by_chunk_id(
+    conn: sqlite3.Connection, chunk_ids: Sequence[str], dim: int
+) -> tuple[list[str], Vectors]:
+    """The stored vectors of the chunks named by `chunk_ids` (those that exist)."""
+    rows = conn.execute(
+        "SELECT chunk_id, vector FROM chunks WHERE chunk_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(chunk_ids)),),
+    ).fetchall()
+    return [r[0] for r in rows], _stacked(rows, dim)
+
+
 def iter_vectors(
     conn: sqlite3.Connection, dim: int, batch: int = 20_000
 ) -> Iterator[tuple[Ids, Vectors]]:
@@ -209,8 +220,13 @@ def _document(row: Sequence[Any]) -> StoredDocument:
 
 def _matrix(rows: Sequence[Sequence[Any]], dim: int) -> tuple[Ids, Vectors]:
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    return ids, _stacked(rows, dim)
+
+
+def _stacked(rows: Sequence[Sequence[Any]], dim: int) -> Vectors:
+    """The vector blobs of (key, vector) rows as one matrix."""
     matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-    return ids, matrix.reshape(len(rows), dim)
+    return matrix.reshape(len(rows), dim)
 
 
 def _ids(cursor: sqlite3.Cursor) -> Ids:

@@ -18,7 +18,6 @@ from typing import get_args
 
 import numpy as np
 
-from rag.config import Settings
 from rag.embedding.base import Vectors
 from rag.errors import ConfigError, InvalidInputError, StoreError
 from rag.stores.base import DocumentWrite, Filters
@@ -29,6 +28,7 @@ from rag.stores.local.filters import filter_sql
 from rag.stores.local.keywords import fts_query
 from rag.stores.local.repair import open_index, rebuild, rebuild_due
 from rag.stores.local.vectors import Ids
+from rag.stores.settings import VectorIndexSettings
 from rag.types import Hit, IndexKind, KBStats, StoredDocument
 
 DB_FILE = "kb.sqlite"
@@ -43,7 +43,13 @@ EXACT_FILTER_LIMIT = 20_000
 class LocalStore:
     """The `Store` of one KB folder: SQLite with FTS5, and a FAISS index derived from it."""
 
-    def __init__(self, folder: Path, dim: int, index: IndexKind, settings: Settings) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        dim: int,
+        index: IndexKind,
+        settings: VectorIndexSettings = VectorIndexSettings(),
+    ) -> None:
         if dim < 1:
             raise ConfigError(f"vector dimension must be positive, got {dim}")
         if index not in get_args(IndexKind):
@@ -168,6 +174,17 @@ class LocalStore:
             chunks = rows.get_chunks(self._conn, [i for i, _ in scored])
         return [Hit(chunk=chunks[i], score=s) for i, s in scored if i in chunks]
 
+    def cosines(self, vector: Vectors, chunk_ids: Sequence[str]) -> dict[str, float]:
+        """Inner product (cosine) of `vector` and each named chunk's stored vector."""
+        query = query_vector(vector, self.dim)
+        if not chunk_ids:
+            return {}
+        with self._lock:
+            self._check_open()
+            names, vectors = rows.vectors_by_chunk_id(self._conn, chunk_ids, self.dim)
+        # The same product as `_rank_exact`, so a chunk scores here what dense search gives it.
+        return {name: float(s) for name, s in zip(names, vectors @ query, strict=True)}
+
     # -- durability ---------------------------------------------------------------------------
 
     def flush(self) -> None:
@@ -231,7 +248,7 @@ class LocalStore:
         order = np.argsort(-scores, kind="stable")[:k]
         chunks = rows.get_chunks(self._conn, found[order].tolist())
         hits = [(int(found[j]), float(scores[j])) for j in order]
-        return [Hit(chunk=chunks[i], score=s) for i, s in hits if i in chunks]
+        return [Hit(chunk=chunks[i], score=s, cosine=s) for i, s in hits if i in chunks]
 
     def _check_open(self) -> None:
         if self._closed:

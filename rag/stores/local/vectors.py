@@ -18,10 +18,10 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from rag.config import Settings
 from rag.embedding.base import Vectors
 from rag.errors import StoreError
 from rag.files import replace_durably
+from rag.stores.settings import VectorIndexSettings
 from rag.types import IndexKind
 
 Ids = npt.NDArray[np.int64]
@@ -36,7 +36,7 @@ _INNER: dict[IndexKind, type[faiss.Index]] = {
 }
 
 
-def kind_for(requested: IndexKind, count: int, settings: Settings) -> IndexKind:
+def kind_for(requested: IndexKind, count: int, settings: VectorIndexSettings) -> IndexKind:
     """The index kind to build for `count` vectors: IVF-PQ only once there is enough to train."""
     if requested == "ivfpq" and count < settings.ivfpq_min_chunks:
         return "flat"
@@ -64,7 +64,7 @@ def _nlist(count: int) -> int:
 class VectorIndex:
     """A FAISS index keyed by chunk id, with tombstones where the index cannot remove."""
 
-    def __init__(self, index: Any, settings: Settings) -> None:
+    def __init__(self, index: Any, settings: VectorIndexSettings) -> None:
         self._index = index
         self._settings = settings
         inner = index if isinstance(index, faiss.IndexIVFPQ) else faiss.downcast_index(index.index)
@@ -74,7 +74,7 @@ class VectorIndex:
         self._not_dead: Any = None  # cached selector, rebuilt when tombstones change
 
     @classmethod
-    def empty(cls, kind: IndexKind, dim: int, settings: Settings) -> VectorIndex:
+    def empty(cls, kind: IndexKind, dim: int, settings: VectorIndexSettings) -> VectorIndex:
         """A new empty Flat or HNSW index (IVF-PQ must be trained: see `train_ivfpq`)."""
         inner: faiss.Index
         if kind == "hnsw":
@@ -88,7 +88,9 @@ class VectorIndex:
         return cls(faiss.IndexIDMap2(inner), settings)
 
     @classmethod
-    def train_ivfpq(cls, sample: Vectors, count: int, dim: int, settings: Settings) -> VectorIndex:
+    def train_ivfpq(
+        cls, sample: Vectors, count: int, dim: int, settings: VectorIndexSettings
+    ) -> VectorIndex:
         """An empty IVF-PQ index shaped for `count` vectors, trained on `sample`."""
         nlist, m = ivfpq_shape(count, dim)
         nlist = min(nlist, len(sample))  # k-means cannot make more centroids than points
@@ -98,7 +100,7 @@ class VectorIndex:
         return cls(index, settings)
 
     @classmethod
-    def load(cls, path: Path, dim: int, settings: Settings) -> VectorIndex:
+    def load(cls, path: Path, dim: int, settings: VectorIndexSettings) -> VectorIndex:
         """Read a saved index; StoreError if it is unreadable or not one this engine writes."""
         try:
             index = faiss.read_index(str(path))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import openai
@@ -19,7 +19,7 @@ from starlette.requests import ClientDisconnect
 from api.ratelimit import RateLimiter
 from indexer.ingest import Ingestor
 from rag.answer import NOT_IN_KB
-from rag.generation.base import Generation, JSONSchema, Message, Usage
+from rag.generation.fake import ScriptedGenerator
 from rag.tenancy import stored_name
 from rag.types import Document, Section
 
@@ -48,57 +48,10 @@ def answer_json(
     return json.dumps(obj | {"confidence": 0.8}, separators=(",", ":"))
 
 
-class ChatModel:
-    """Replies with queued JSON texts (a default answer when none is queued), in 3-char deltas.
-
-    A stream records how many deltas it produced and whether it was closed; `delay` slows it.
-    """
-
-    name = "chat-fake"
-
-    def __init__(self) -> None:
-        self.replies: list[str] = []
-        self.calls: list[tuple[tuple[Message, ...], JSONSchema, int]] = []
-        self.delay = 0.0
-        self.produced = 0
-        self.closed = False
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def _next(self, messages: Sequence[Message], schema: JSONSchema, max_tokens: int) -> Generation:
-        self.calls.append((tuple(messages), schema, max_tokens))
-        text = self.replies.pop(0) if self.replies else answer_json()
-        try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
-        usage = Usage(sum(self.count_tokens(m.content) for m in messages), len(text) // 4)
-        return Generation(text, data, "stop", usage, self.name)
-
-    async def generate(
-        self, messages: Sequence[Message], schema: JSONSchema, max_tokens: int
-    ) -> Generation:
-        return self._next(messages, schema, max_tokens)
-
-    async def stream(
-        self, messages: Sequence[Message], schema: JSONSchema, max_tokens: int
-    ) -> AsyncIterator[str | Generation]:
-        generation = self._next(messages, schema, max_tokens)
-        try:
-            for start in range(0, len(generation.text), 3):
-                if self.delay:
-                    await asyncio.sleep(self.delay)
-                self.produced += 1
-                yield generation.text[start : start + 3]
-            yield generation
-        finally:
-            self.closed = True
-
-
 @pytest.fixture
-def generator() -> ChatModel:
-    return ChatModel()
+def generator() -> ScriptedGenerator:
+    """Replies with the queued JSON texts (a default answer when none is queued), 3-char deltas."""
+    return ScriptedGenerator(name="chat-fake", answer=ANSWER, delta_chars=3)
 
 
 def make_kb(api: Api, tenant: str, name: str, docs: Sequence[Document] = DOCS) -> None:
@@ -126,15 +79,16 @@ def user(text: str) -> dict[str, Any]:
     return {"role": "user", "content": text}
 
 
-def prompt_of(generator: ChatModel, call: int = -1) -> str:
-    return generator.calls[call][0][1].content
+def prompt_of(generator: ScriptedGenerator, call: int = -1) -> str:
+    return generator.calls[call].messages[1].content
 
 
 # --- non-streaming ---------------------------------------------------------------------------
 
 
-def test_completion_with_citations(chat: Any, generator: ChatModel) -> None:
+def test_completion_with_citations(chat: Any, generator: ScriptedGenerator) -> None:
     _, client, _ = chat
+    generator.replies.append(answer_json())
     done = client.chat.completions.create(
         model="kb:facts", messages=[user("What causes the tides of the oceans?")]
     )
@@ -143,16 +97,17 @@ def test_completion_with_citations(chat: Any, generator: ChatModel) -> None:
     (choice,) = done.choices
     assert choice.finish_reason == "stop" and choice.message.role == "assistant"
     assert choice.message.content == ANSWER  # the model's own [1] is not repeated
-    assert done.usage is not None and done.usage.completion_tokens == len(answer_json()) // 4
+    assert done.usage is not None
+    assert done.usage.completion_tokens == generator.count_tokens(answer_json())
     assert done.usage.total_tokens == done.usage.prompt_tokens + done.usage.completion_tokens
     (cited,) = (done.model_extra or {})["citations"]
     assert cited["index"] == 1 and cited["doc_id"] == "tides" and cited["title"] == "Tides"
     assert cited["page"] == 3 and "moon pulls" in cited["text"] and cited["chunk_id"]
     assert prompt_of(generator).endswith("Question: What causes the tides of the oceans?")
-    assert generator.calls[0][2] == 256  # the profile's budget when the request sets none
+    assert generator.calls[0].max_tokens == 256  # the profile's budget when the request sets none
 
 
-def test_missing_citation_markers_are_appended(chat: Any, generator: ChatModel) -> None:
+def test_missing_citation_markers_are_appended(chat: Any, generator: ScriptedGenerator) -> None:
     _, client, _ = chat
     generator.replies.append(answer_json("The moon does it [2].", citations=[1, 3, 2]))
     done = client.chat.completions.create(model="kb:facts", messages=[user("tides?")])
@@ -160,7 +115,9 @@ def test_missing_citation_markers_are_appended(chat: Any, generator: ChatModel) 
     assert [c["index"] for c in (done.model_extra or {})["citations"]] == [1, 3, 2]
 
 
-def test_a_follow_up_is_retrieved_with_the_turn_it_follows(chat: Any, generator: ChatModel) -> None:
+def test_a_follow_up_is_retrieved_with_the_turn_it_follows(
+    chat: Any, generator: ScriptedGenerator
+) -> None:
     _, client, _ = chat
     history = [
         {"role": "system", "content": "You are a helpful assistant."},
@@ -181,7 +138,7 @@ def test_a_follow_up_is_retrieved_with_the_turn_it_follows(chat: Any, generator:
 
 
 def test_text_parts_developer_messages_and_ignored_parameters(
-    chat: Any, generator: ChatModel
+    chat: Any, generator: ScriptedGenerator
 ) -> None:
     api, _, headers = chat
     body = {
@@ -213,23 +170,23 @@ def test_text_parts_developer_messages_and_ignored_parameters(
     assert prompt_of(generator).endswith("Question: What causes\nthe tides?")
 
 
-def test_max_tokens_bounds_the_generation(chat: Any, generator: ChatModel) -> None:
+def test_max_tokens_bounds_the_generation(chat: Any, generator: ScriptedGenerator) -> None:
     _, client, _ = chat
     client.chat.completions.create(model="kb:facts", messages=[user("tides?")], max_tokens=40)
     client.chat.completions.create(
         model="kb:facts", messages=[user("tides?")], max_completion_tokens=50
     )
-    assert [call[2] for call in generator.calls] == [40, 50]
+    assert [call.max_tokens for call in generator.calls] == [40, 50]
 
 
-def test_a_profile_model_uses_that_profile(chat: Any, generator: ChatModel) -> None:
+def test_a_profile_model_uses_that_profile(chat: Any, generator: ScriptedGenerator) -> None:
     api, client, _ = chat
     client.chat.completions.create(model="kb:facts@big", messages=[user("tides?")])
     metrics = api.services.metrics.render().decode()
     assert 'rag_generated_tokens_total{profile="big"}' in metrics
 
 
-def test_abstentions_are_normal_completions(chat: Any, generator: ChatModel) -> None:
+def test_abstentions_are_normal_completions(chat: Any, generator: ScriptedGenerator) -> None:
     api, client, _ = chat
     generator.replies.append(answer_json("Maybe the sun.", answerable=False))
     done = client.chat.completions.create(model="kb:facts", messages=[user("tides?")])
@@ -328,7 +285,7 @@ def data_json(data: Any, answerable: bool = True) -> str:
     return json.dumps(obj, separators=(",", ":"))
 
 
-def test_parse_with_a_pydantic_response_format(chat: Any, generator: ChatModel) -> None:
+def test_parse_with_a_pydantic_response_format(chat: Any, generator: ScriptedGenerator) -> None:
     _, client, _ = chat
     generator.replies.append(data_json({"cause": "the moon \u00e9", "times_per_day": 2}))
     done = client.chat.completions.parse(
@@ -338,11 +295,11 @@ def test_parse_with_a_pydantic_response_format(chat: Any, generator: ChatModel) 
     assert message.parsed == Cause(cause="the moon \u00e9", times_per_day=2)
     assert message.refusal is None
     assert [c["doc_id"] for c in (done.model_extra or {})["citations"]] == ["tides"]
-    schema = generator.calls[0][1]
+    schema = generator.calls[0].schema
     assert schema["properties"]["data"]["required"] == ["cause", "times_per_day"]
 
 
-def test_a_structured_abstention_is_a_refusal(chat: Any, generator: ChatModel) -> None:
+def test_a_structured_abstention_is_a_refusal(chat: Any, generator: ScriptedGenerator) -> None:
     _, client, _ = chat
     generator.replies.append(data_json({"cause": "?", "times_per_day": 0}, answerable=False))
     done = client.chat.completions.parse(
@@ -378,7 +335,7 @@ def sse_data(text: str) -> list[str]:
     return [f.removeprefix("data: ") for f in frames]
 
 
-def test_stream_wire_format(chat: Any, generator: ChatModel) -> None:
+def test_stream_wire_format(chat: Any, generator: ScriptedGenerator) -> None:
     api, _, headers = chat
     generator.replies.append(answer_json("The moon does it.", citations=[1, 2]))
     body = {"model": "kb:facts", "messages": [user("tides?")], "stream": True}
@@ -412,7 +369,7 @@ def test_stream_wire_format(chat: Any, generator: ChatModel) -> None:
     assert text == "The moon does it. [1][2]"
 
 
-def test_stream_with_the_openai_client_and_usage(chat: Any, generator: ChatModel) -> None:
+def test_stream_with_the_openai_client_and_usage(chat: Any, generator: ScriptedGenerator) -> None:
     _, client, _ = chat
     reply = answer_json('Moon "pull" \u2014 \U0001f30a twice a day [1].')
     generator.replies.append(reply)
@@ -429,11 +386,11 @@ def test_stream_with_the_openai_client_and_usage(chat: Any, generator: ChatModel
     assert final.choices[0].finish_reason == "stop"
     assert [c["doc_id"] for c in (final.model_extra or {})["citations"]] == ["tides"]
     assert usage.choices == [] and usage.usage is not None
-    assert usage.usage.completion_tokens == len(reply) // 4
+    assert usage.usage.completion_tokens == generator.count_tokens(reply)
     assert all(c.usage is None for c in chunks[:-1])
 
 
-def test_stream_abstention_after_words_were_sent(chat: Any, generator: ChatModel) -> None:
+def test_stream_abstention_after_words_were_sent(chat: Any, generator: ScriptedGenerator) -> None:
     _, client, _ = chat
     generator.replies.append(answer_json("Maybe the sun", answerable=False))
     chunks = list(
@@ -444,7 +401,7 @@ def test_stream_abstention_after_words_were_sent(chat: Any, generator: ChatModel
     assert (chunks[-1].model_extra or {})["citations"] == []
 
 
-def test_stream_with_nothing_relevant(chat: Any, generator: ChatModel) -> None:
+def test_stream_with_nothing_relevant(chat: Any, generator: ScriptedGenerator) -> None:
     api, client, _ = chat
     make_kb(api, "acme", "empty", docs=[])
     chunks = list(
@@ -454,7 +411,7 @@ def test_stream_with_nothing_relevant(chat: Any, generator: ChatModel) -> None:
     assert generator.calls == []
 
 
-def test_stream_structured_output(chat: Any, generator: ChatModel) -> None:
+def test_stream_structured_output(chat: Any, generator: ScriptedGenerator) -> None:
     _, client, _ = chat
     data = {"cause": 'the "moon"\n', "times_per_day": 2}
     generator.replies.append(data_json(data))
@@ -467,7 +424,7 @@ def test_stream_structured_output(chat: Any, generator: ChatModel) -> None:
     assert final.choices[0].message.parsed == Cause(**data)
 
 
-def test_stream_structured_abstention_is_a_refusal(chat: Any, generator: ChatModel) -> None:
+def test_stream_structured_abstention_is_a_refusal(chat: Any, generator: ScriptedGenerator) -> None:
     _, client, _ = chat
     generator.replies.append(data_json({"cause": "?", "times_per_day": 0}, answerable=False))
     with client.chat.completions.stream(
@@ -478,7 +435,7 @@ def test_stream_structured_abstention_is_a_refusal(chat: Any, generator: ChatMod
 
 
 def test_stream_errors_after_the_start_are_sent_in_the_stream(
-    chat: Any, generator: ChatModel
+    chat: Any, generator: ScriptedGenerator
 ) -> None:
     api, client, headers = chat
     generator.replies.append('{"answer":"The moon [1].","citations":[9],"answerable":true}')
@@ -523,7 +480,7 @@ def first_words(chunk: bytes) -> bool:
 
 
 def asgi_disconnect(
-    app: Any, path: str, body: bytes, spec_version: str, generator: ChatModel
+    app: Any, path: str, body: bytes, spec_version: str, generator: ScriptedGenerator
 ) -> tuple[list[bytes], bool]:
     """POST `body` to an answer route's stream and go away after the first words.
 
@@ -591,7 +548,7 @@ STREAMS = {
 @pytest.mark.parametrize("path", list(STREAMS))
 @pytest.mark.parametrize("spec_version", ["2.3", "2.4"])
 def test_a_disconnect_closes_the_generation(
-    local_api: Api, generator: ChatModel, spec_version: str, path: str
+    local_api: Api, generator: ScriptedGenerator, spec_version: str, path: str
 ) -> None:
     make_kb(local_api, "default", "facts")
     generator.delay = 0.002

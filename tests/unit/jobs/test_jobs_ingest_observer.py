@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from indexer.ingest import IngestCancelled, IngestObserver, Ingestor
-from rag.config import Settings
 from rag.embedding.fake import HashingEmbedder
 from rag.kb import KBConfig
 from rag.stores.base import Store
@@ -50,8 +49,8 @@ class Recorder:
 
 
 @pytest.fixture
-def store(tmp_path: Path, settings: Settings) -> Iterator[Store]:
-    opened = open_store(CONFIG, tmp_path / "kb", settings)
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = open_store(CONFIG, tmp_path / "kb")
     yield opened
     opened.close()
 
