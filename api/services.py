@@ -5,11 +5,16 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from sqlalchemy import Engine
+
 from api.auth.tokens import TokenIssuer
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
+from controlplane.kbs import SqlRegistry
 from controlplane.keys import KeyStore
+from controlplane.migrate import open_control_plane
 from indexer.jobs.manager import JobManager
+from indexer.jobs.store import JobStore
 from rag.answer import Answerer
 from rag.composition import answer_settings, router_settings
 from rag.config import Settings
@@ -25,6 +30,7 @@ class Services:
     """What routes depend on; see `build` for how each piece is made."""
 
     settings: Settings
+    control: Engine
     embedder: Embedder
     workspace: Workspace
     kbs: KBPool
@@ -44,7 +50,7 @@ class Services:
         embedder: Embedder | None = None,
         metrics: Metrics | None = None,
     ) -> Services:
-        """Load the embedder, open the key and job stores; generators load on first use.
+        """Load the embedder, open the control plane; generators load on first use.
 
         `router` and `embedder` let tests substitute fakes for the models.
         """
@@ -56,21 +62,25 @@ class Services:
             settings.embed_max_batch,
             enabled=settings.embed_batching,
         )
-        workspace = Workspace(settings, embedder=shared)
+        control = open_control_plane(settings)
+        workspace = Workspace(
+            settings, embedder=shared, registry=SqlRegistry(control, settings.kb_root)
+        )
         kbs = KBPool(workspace)
         router = router or GeneratorRouter.from_settings(router_settings(settings))
         metrics = metrics or Metrics()
         return cls(
             settings=settings,
+            control=control,
             embedder=shared,
             workspace=workspace,
             kbs=kbs,
             router=router,
             answerer=Answerer(router, answer_settings(settings)),
-            keys=KeyStore(settings.api_dir / "keys.db"),
+            keys=KeyStore(control),
             tokens=TokenIssuer.from_settings(settings),
             limiter=RateLimiter(settings.api_rate_requests, settings.api_rate_tokens),
-            jobs=JobManager(settings, kbs, metrics.job),
+            jobs=JobManager(settings, kbs, metrics.job, JobStore(control)),
             metrics=metrics,
         )
 
@@ -84,6 +94,6 @@ class Services:
         await asyncio.to_thread(self.jobs.close)
         await self.router.aclose()
         self.kbs.close()
-        self.keys.close()
+        self.control.dispose()
         if isinstance(self.embedder, MicroBatchingEmbedder):
             self.embedder.close()

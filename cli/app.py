@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from cli import evaluate, kb, keys
+from cli import db, evaluate, kb, keys
 from cli.ask import ask
 from cli.docs import delete, ingest
 from cli.search import search
@@ -32,6 +32,7 @@ def main() -> None:
 app.add_typer(kb.app, name="kb")
 app.add_typer(evaluate.app, name="eval")
 app.add_typer(keys.app, name="keys")
+app.add_typer(db.app, name="db")
 app.command()(ingest)
 app.command()(delete)
 app.command()(search)

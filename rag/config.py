@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     answer_k: int = Field(default=5, ge=1, le=50)
     answer_min_relevance: float = Field(default=0.4, ge=-1.0, le=1.0)
 
+    # The control plane (keys, tenants, KB registry, jobs): a SQLAlchemy URL such as
+    # postgresql+psycopg://user:pass@host/db; unset, a SQLite file in the data directory.
+    database_url: SecretStr | None = None
+
     # HTTP API (`rag serve`). No-auth mode is refused on any non-loopback bind.
     api_no_auth: bool = False
     api_rate_requests: int = Field(default=120, ge=1, description="requests per minute per key")

@@ -9,7 +9,7 @@ from rag.composition import store_settings
 from rag.config import Settings
 from rag.embedding import Embedder, load_embedder
 from rag.errors import ConfigError
-from rag.kb import KBConfig, OpenKB, Registry
+from rag.kb import KBConfig, KBRegistry, OpenKB, Registry
 from rag.retrieval import Retriever
 from rag.stores.factory import drop_store, open_store
 from rag.types import EngineKind, IndexKind
@@ -22,9 +22,15 @@ __all__ = ["OpenKB", "Workspace"]
 class Workspace:
     """Creates, opens, lists and drops KBs; refuses to mix embedders."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        registry: KBRegistry | None = None,
+    ) -> None:
         self.settings = settings
-        self.registry = Registry(settings.kb_root)
+        # The service and the CLI pass the control plane's registry; alone, kb.json folders.
+        self.registry: KBRegistry = registry or Registry(settings.kb_root)
         self.stores = store_settings(settings)
         # The API passes its micro-batching wrapper so every KB shares one model owner.
         self._embedder = embedder

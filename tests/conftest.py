@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
+from controlplane.migrate import open_control_plane
 from rag.config import Settings
 from rag.embedding import Embedder, load_embedder
 from rag.workspace import Workspace
@@ -30,6 +32,14 @@ def minilm() -> Embedder:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data", ingest_batch_chunks=16, ingest_flush_seconds=0)
+
+
+@pytest.fixture
+def control(settings: Settings) -> Iterator[Engine]:
+    """The control plane's database (SQLite in the test's data directory), migrated."""
+    engine = open_control_plane(settings)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The ingestion job manager: submit, run in the background one at a time, cancel, resume.
 
-Jobs live in SQLite (`<api_dir>/jobs.db`) and their inputs in `<api_dir>/uploads/<job id>/`,
+Jobs live in the control plane's `jobs` table and their inputs in `<api_dir>/uploads/<job id>/`,
 written before the job exists, so a restarted service finds everything a job needs. One worker
 thread runs jobs FIFO: ingestion is CPU-bound and would only fight itself in parallel.
 
@@ -55,12 +55,14 @@ class _JobFailed(Exception):
 class JobManager:
     """Owns the job store, the upload folders and the worker thread."""
 
-    def __init__(self, settings: Settings, kbs: KBPool, metrics: JobMetrics) -> None:
+    def __init__(
+        self, settings: Settings, kbs: KBPool, metrics: JobMetrics, store: JobStore
+    ) -> None:
         self.settings = settings
         self.kbs = kbs
         self.metrics = metrics
         self.uploads = settings.api_dir / "uploads"
-        self.store = JobStore(settings.api_dir / "jobs.db")
+        self.store = store
         self._lock = threading.Lock()  # guards the live job and the dicts below
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._live: dict[str, Job] = {}  # the running job, as its progress updates it
@@ -113,8 +115,6 @@ class JobManager:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 log.warning("ingestion worker still busy after %.0fs; leaving it", timeout)
-                return  # it still writes to the job store: do not close it underneath
-        self.store.close()
 
     # -- submitting ---------------------------------------------------------------------------
 

@@ -1,90 +1,60 @@
-"""Ingestion jobs in SQLite, so a restarted service finds the jobs it must resume.
+"""Ingestion jobs in the control plane's `jobs` table, so any process finds the jobs to run.
 
 One row per job: the columns the manager queries by (tenant, KB, state, arrival order) and the
-whole job as the JSON of the `Job` model (its field names are the stored format).
-Thread-safe: one connection behind a lock, every write its own transaction.
+whole job as the JSON of the `Job` model (its field names are the stored format). Thread- and
+process-safe: every write is its own transaction on the shared database.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from pathlib import Path
+from sqlalchemy import Engine, func, select
 
+from controlplane.schema import jobs
 from indexer.jobs.model import FINAL_STATES, Job, JobState
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    tenant TEXT NOT NULL,
-    kb TEXT NOT NULL,
-    state TEXT NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS jobs_by_kb ON jobs (kb, seq);
-CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, seq);
-"""
 
 
 class JobStore:
     """Insert, update and read jobs; `seq` keeps arrival order for FIFO resume."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._lock = threading.Lock()
-        with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA busy_timeout=5000")
-            self._conn.executescript(_SCHEMA)
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     def insert(self, job: Job) -> None:
-        with self._lock:
-            self._conn.execute(
-                "INSERT INTO jobs (id, tenant, kb, state, data) VALUES (?, ?, ?, ?, ?)",
-                (job.id, job.tenant, job.kb, job.state, _encode(job)),
+        with self.engine.begin() as conn:
+            conn.execute(
+                jobs.insert().values(
+                    id=job.id, tenant=job.tenant, kb=job.kb, state=job.state, data=_encode(job)
+                )
             )
 
     def save(self, job: Job) -> None:
         """Overwrite a stored job with this state of it."""
-        with self._lock:
-            self._conn.execute(
-                "UPDATE jobs SET state = ?, data = ? WHERE id = ?",
-                (job.state, _encode(job), job.id),
+        with self.engine.begin() as conn:
+            conn.execute(
+                jobs.update().where(jobs.c.id == job.id).values(state=job.state, data=_encode(job))
             )
 
     def get(self, job_id: str) -> Job | None:
-        with self._lock:
-            row = self._conn.execute("SELECT data FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return _decode(row[0]) if row else None
+        with self.engine.connect() as conn:
+            data = conn.execute(select(jobs.c.data).where(jobs.c.id == job_id)).scalar()
+        return _decode(data) if data is not None else None
 
     def for_kb(self, kb: str, limit: int) -> list[Job]:
         """A KB's jobs, newest first."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT data FROM jobs WHERE kb = ? ORDER BY seq DESC LIMIT ?", (kb, limit)
-            ).fetchall()
-        return [_decode(r[0]) for r in rows]
+        query = select(jobs.c.data).where(jobs.c.kb == kb).order_by(jobs.c.seq.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [_decode(data) for data in conn.execute(query).scalars()]
 
     def unfinished(self) -> list[Job]:
         """Jobs not in a final state, oldest first: the order they were submitted in."""
-        marks = ",".join("?" * len(FINAL_STATES))
-        with self._lock:
-            rows = self._conn.execute(
-                f"SELECT data FROM jobs WHERE state NOT IN ({marks}) ORDER BY seq",
-                sorted(FINAL_STATES),
-            ).fetchall()
-        return [_decode(r[0]) for r in rows]
+        query = select(jobs.c.data).where(jobs.c.state.not_in(sorted(FINAL_STATES)))
+        with self.engine.connect() as conn:
+            return [_decode(data) for data in conn.execute(query.order_by(jobs.c.seq)).scalars()]
 
     def count_by_state(self) -> dict[JobState, int]:
-        with self._lock:
-            rows = self._conn.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall()
-        return {state: n for state, n in rows}
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        query = select(jobs.c.state, func.count()).group_by(jobs.c.state)
+        with self.engine.connect() as conn:
+            return {row[0]: row[1] for row in conn.execute(query)}
 
 
 def _encode(job: Job) -> str:

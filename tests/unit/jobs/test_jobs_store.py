@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from sqlalchemy import Engine
 
 from api.schemas import JobOut
+from controlplane.migrate import open_control_plane
 from indexer.jobs.model import FileError, Job, JobCounts, JobTimings
 from indexer.jobs.store import JobStore
+from rag.config import Settings
 
 
 def job(job_id: str, kb: str = "docs", state: str = "queued") -> Job:
@@ -22,8 +24,9 @@ def job(job_id: str, kb: str = "docs", state: str = "queued") -> Job:
     )
 
 
-def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
-    store = JobStore(tmp_path / "jobs.db")
+def test_round_trip_keeps_every_field(settings: Settings) -> None:
+    engine = open_control_plane(settings)
+    store = JobStore(engine)
     original = job("job_1")
     store.insert(original)
     assert store.get("job_1") == original
@@ -35,9 +38,10 @@ def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
     original.timings = JobTimings(parse=0.5, embed=1.25, index=0.125, total=2.0)
     original.message, original.resumed = "boom", 2
     store.save(original)
-    store.close()
+    engine.dispose()
 
-    reopened = JobStore(tmp_path / "jobs.db")
+    engine = open_control_plane(settings)
+    reopened = JobStore(engine)
     assert reopened.get("job_1") == original
     assert reopened.get("job_missing") is None
     public = JobOut.of(original).model_dump()
@@ -48,15 +52,14 @@ def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
         "files", "parsed", "chunked", "embedded", "indexed", "unchanged", "deleted", "failed"
     }  # fmt: skip
     assert set(public["timings"]) == {"parse", "embed", "index", "total"}
-    reopened.close()
+    engine.dispose()
 
 
-def test_listing_orders(tmp_path: Path) -> None:
-    store = JobStore(tmp_path / "jobs.db")
+def test_listing_orders(control: Engine) -> None:
+    store = JobStore(control)
     for n, state in enumerate(["succeeded", "running", "queued", "cancelled", "queued"]):
         store.insert(job(f"job_{n}", state=state))
     store.insert(job("job_other", kb="other"))
     assert [j.id for j in store.unfinished()] == ["job_1", "job_2", "job_4", "job_other"]
     assert [j.id for j in store.for_kb("acme__docs", 3)] == ["job_4", "job_3", "job_2"]
     assert store.count_by_state() == {"succeeded": 1, "running": 1, "queued": 3, "cancelled": 1}
-    store.close()

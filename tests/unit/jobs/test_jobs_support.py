@@ -10,9 +10,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import Engine
+
 from api.metrics import Metrics
+from controlplane.kbs import SqlRegistry
+from controlplane.migrate import open_control_plane
 from indexer.jobs.manager import JobManager
 from indexer.jobs.model import FINAL_STATES, Job, JobTarget, new_job_id
+from indexer.jobs.store import JobStore
 from rag.config import Settings
 from rag.embedding.base import Vectors
 from rag.embedding.fake import HashingEmbedder
@@ -49,17 +54,22 @@ class Env:
     kbs: KBPool
     metrics: Metrics
     jobs: JobManager
+    control: Engine
 
     def close(self) -> None:
         self.jobs.close()
         self.kbs.close()
+        self.control.dispose()
 
 
 def open_env(settings: Settings, embedder: HashingEmbedder) -> Env:
     settings.api_dir.mkdir(parents=True, exist_ok=True)
-    kbs = KBPool(Workspace(settings, embedder=embedder))
+    control = open_control_plane(settings)
+    registry = SqlRegistry(control, settings.kb_root)
+    kbs = KBPool(Workspace(settings, embedder=embedder, registry=registry))
     metrics = Metrics()
-    return Env(settings, kbs, metrics, JobManager(settings, kbs, metrics.job))
+    jobs = JobManager(settings, kbs, metrics.job, JobStore(control))
+    return Env(settings, kbs, metrics, jobs, control)
 
 
 def create_kb(env: Env, name: str = "docs", tenant: str = TENANT) -> JobTarget:
