@@ -14,7 +14,9 @@ from controlplane.kbs import SqlRegistry
 from controlplane.keys import KeyStore
 from controlplane.migrate import open_control_plane
 from indexer.jobs.manager import JobManager
+from indexer.jobs.queue import JobQueue, build_huey
 from indexer.jobs.store import JobStore
+from indexer.jobs.worker import JobWorker
 from rag.answer import Answerer
 from rag.composition import answer_settings, router_settings
 from rag.config import Settings
@@ -40,6 +42,7 @@ class Services:
     tokens: TokenIssuer
     limiter: RateLimiter
     jobs: JobManager
+    worker: JobWorker | None
     metrics: Metrics
 
     @classmethod
@@ -69,6 +72,13 @@ class Services:
         kbs = KBPool(workspace)
         router = router or GeneratorRouter.from_settings(router_settings(settings))
         metrics = metrics or Metrics()
+        store = JobStore(control)
+        metrics.job.count_with(store.count_by_state)
+        queue = JobQueue(build_huey(settings))
+        # Embedded, this process runs the jobs too; scaled out, `rag worker`s may do it all.
+        worker = (
+            JobWorker(settings, kbs, store, queue, metrics.job) if settings.job_threads else None
+        )
         return cls(
             settings=settings,
             control=control,
@@ -80,18 +90,21 @@ class Services:
             keys=KeyStore(control),
             tokens=TokenIssuer.from_settings(settings),
             limiter=RateLimiter(settings.api_rate_requests, settings.api_rate_tokens),
-            jobs=JobManager(settings, kbs, metrics.job, JobStore(control)),
+            jobs=JobManager(settings, store, queue),
+            worker=worker,
             metrics=metrics,
         )
 
     def start(self) -> None:
-        """Resume the ingestion jobs a previous run left queued or running."""
-        self.jobs.start()
+        """Start the in-process ingestion worker (it resumes what a previous run left)."""
+        if self.worker is not None:
+            self.worker.start(self.settings.job_threads)
 
     async def aclose(self) -> None:
         """Stop jobs at a safe point, release generators, close KBs and stores."""
-        # Waits for the running job's current batch: off the event loop.
-        await asyncio.to_thread(self.jobs.close)
+        # Waits for the running jobs' current batches: off the event loop.
+        if self.worker is not None:
+            await asyncio.to_thread(self.worker.stop)
         await self.router.aclose()
         self.kbs.close()
         self.control.dispose()

@@ -11,6 +11,7 @@ from cli.ask import ask
 from cli.docs import delete, ingest
 from cli.search import search
 from cli.serve import serve
+from cli.worker import worker
 
 app = typer.Typer(
     help="rag-service: build knowledge bases from documents, search them, evaluate them.",
@@ -38,3 +39,4 @@ app.command()(delete)
 app.command()(search)
 app.command()(ask)
 app.command()(serve)
+app.command()(worker)

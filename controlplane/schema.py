@@ -7,7 +7,7 @@ module is what the code queries by. Change both together.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -44,6 +44,8 @@ knowledge_bases = Table(
 )
 
 # The columns jobs are queried by, and the whole job as JSON (`indexer.jobs.model.Job`).
+# A running job's worker holds a lease (owner, until: epoch seconds) it renews; a stop request
+# (the state to end in, and why) is how an API replica tells that worker to stop.
 jobs = Table(
     "jobs",
     metadata,
@@ -53,6 +55,10 @@ jobs = Table(
     Column("kb", String(200), nullable=False),
     Column("state", String(16), nullable=False),
     Column("data", Text, nullable=False),
+    Column("lease_owner", String(200)),
+    Column("lease_until", Float),
+    Column("stop_state", String(16)),
+    Column("stop_message", Text),
     Index("jobs_by_kb", "kb", "seq"),
     Index("jobs_by_state", "state", "seq"),
 )

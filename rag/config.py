@@ -70,6 +70,15 @@ class Settings(BaseSettings):
     # The control plane (keys, tenants, KB registry, jobs): a SQLAlchemy URL such as
     # postgresql+psycopg://user:pass@host/db; unset, a SQLite file in the data directory.
     database_url: SecretStr | None = None
+    # Redis (redis://host:6379/0) for the scaled-out deployment: the ingestion queue and the
+    # rate limits live there, shared by every replica and worker. Unset: SQLite and memory.
+    redis_url: SecretStr | None = None
+    # Ingestion jobs one worker process runs at once (`rag worker`; `rag serve` runs this many
+    # in its own process, 0 for none). Jobs of one KB run one at a time whatever the number.
+    job_threads: int = Field(default=2, ge=0, le=64)
+    # Seconds a worker's claim on a running job lasts without renewal: after a worker dies,
+    # how long until another picks its job up (a dead worker on the same host: at once).
+    job_lease_seconds: float = Field(default=30.0, ge=1.0)
 
     # HTTP API (`rag serve`). No-auth mode is refused on any non-loopback bind.
     api_no_auth: bool = False

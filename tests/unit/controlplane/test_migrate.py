@@ -105,7 +105,7 @@ def old(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
 def test_rag_db_upgrade_moves_an_old_data_directory_in_without_loss(old: Settings) -> None:
     result = CliRunner().invoke(app, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "empty -> 0001" in result.output
+    assert "empty -> 0002" in result.output
     assert "2 key(s), 3 job(s), 1 knowledge base(s)" in result.output
 
     engine = open_control_plane(old)
@@ -137,7 +137,7 @@ def test_rag_db_upgrade_moves_an_old_data_directory_in_without_loss(old: Setting
     assert not (old.api_dir / "keys.db").exists()
 
     again = CliRunner().invoke(app, ["db", "upgrade"])
-    assert again.exit_code == 0 and "0001 -> 0001" in again.output
+    assert again.exit_code == 0 and "0002 -> 0002" in again.output
     assert "0 key(s), 0 job(s), 0 knowledge base(s)" in again.output
 
 
