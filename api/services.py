@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from api.auth.tokens import TokenIssuer
 from api.metrics import Metrics
-from api.ratelimit import RateLimiter
+from api.ratelimit import RateLimiter, storage_uri
 from controlplane.kbs import SqlRegistry
 from controlplane.keys import KeyStore
 from controlplane.migrate import open_control_plane
@@ -89,7 +89,11 @@ class Services:
             answerer=Answerer(router, answer_settings(settings)),
             keys=KeyStore(control),
             tokens=TokenIssuer.from_settings(settings),
-            limiter=RateLimiter(settings.api_rate_requests, settings.api_rate_tokens),
+            limiter=RateLimiter(
+                settings.api_rate_requests,
+                settings.api_rate_tokens,
+                storage_uri(settings.redis_url.get_secret_value() if settings.redis_url else None),
+            ),
             jobs=JobManager(settings, store, queue),
             worker=worker,
             metrics=metrics,

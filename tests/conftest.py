@@ -54,7 +54,7 @@ def shared_data(name: str) -> Path:
     return path
 
 
-SERVICE_MARKERS = ("elasticsearch", "vllm", "browser")
+SERVICE_MARKERS = ("elasticsearch", "vllm", "browser", "redis", "postgres", "scaleout")
 
 
 @pytest.hookimpl(hookwrapper=True)
