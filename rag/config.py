@@ -112,6 +112,12 @@ class Settings(BaseSettings):
         return default_profiles() | profiles
 
     @property
+    def scaled_out(self) -> bool:
+        """Whether processes on several machines may share this deployment's state."""
+        database = self.database_url.get_secret_value() if self.database_url else ""
+        return self.redis_url is not None or (bool(database) and not database.startswith("sqlite"))
+
+    @property
     def kb_root(self) -> Path:
         return self.data_dir / "kbs"
 

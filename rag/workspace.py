@@ -52,6 +52,13 @@ class Workspace:
         tenant: str = "default",
     ) -> KBConfig:
         """Register a new KB bound to the current embedder."""
+        if engine == "local" and self.settings.scaled_out:
+            raise ConfigError(
+                f"knowledge base {name!r}: the local engine keeps a KB's files on one machine, "
+                "but this deployment is scaled out (RAG_DATABASE_URL or RAG_REDIS_URL is set) and "
+                "its API replicas and workers run on several: create it with engine "
+                "'elasticsearch'"
+            )
         embedder = self.embedder()
         try:
             config = KBConfig(
