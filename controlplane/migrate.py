@@ -8,6 +8,8 @@ start on an old schema and say which command to run.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, inspect, text
@@ -21,6 +23,7 @@ from rag.errors import ConfigError
 # comparing against a constant keeps Alembic out of every start's import time.
 HEAD = "0002"
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_LOCK_KEY = 0x7261675F6462  # "rag_db": the advisory lock of `rag db upgrade`
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -45,8 +48,27 @@ def upgrade(engine: Engine) -> None:
 
 def upgrade_data_dir(settings: Settings, engine: Engine) -> LegacyImport:
     """Migrate the schema, then import what a data directory from before it holds."""
-    upgrade(engine)
-    return import_legacy(settings, engine)
+    with _exclusive(engine):
+        upgrade(engine)
+        return import_legacy(settings, engine)
+
+
+@contextmanager
+def _exclusive(engine: Engine) -> Iterator[None]:
+    """One `rag db upgrade` at a time: every replica of a compose deployment runs it at start.
+
+    A PostgreSQL advisory lock, held by a connection of its own for the whole upgrade; SQLite
+    serialises writers by itself.
+    """
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _LOCK_KEY})
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _LOCK_KEY})
 
 
 def open_control_plane(settings: Settings) -> Engine:
