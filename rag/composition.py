@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.config import Settings
+from rag.embedding import Embedder, load_embedder
+from rag.embedding.factory import load_remote_embedder
 from rag.generation.profiles import RouterSettings
 from rag.stores.settings import ElasticsearchSettings, StoreSettings, VectorIndexSettings
 
@@ -67,3 +69,17 @@ def answer_settings(settings: Settings) -> AnswerSettings:
     from rag.answer.settings import AnswerSettings
 
     return AnswerSettings(k=settings.answer_k, min_relevance=settings.answer_min_relevance)
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    """The configured embedder: in process, or on the embeddings server RAG_EMBEDDER_URL."""
+    if settings.embedder_url:
+        key = settings.embedder_api_key
+        return load_remote_embedder(
+            settings.embedder,
+            settings.embedder_url,
+            settings.embedder_model,
+            key.get_secret_value() if key else None,
+            settings.embed_batch_size,
+        )
+    return load_embedder(settings.embedder, settings.embed_batch_size)

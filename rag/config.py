@@ -28,6 +28,12 @@ class Settings(BaseSettings):
         description="'packaged:all-MiniLM-L6-v2' or a sentence-transformers model folder",
     )
     embed_batch_size: int = Field(default=64, ge=1, le=4096)
+    # An OpenAI-compatible embeddings server (http://gpu-embed:8000/v1) that computes RAG_EMBEDDER
+    # for this process, under the name RAG_EMBEDDER_MODEL (default: RAG_EMBEDDER, which another
+    # `rag serve` answers to); unset, the model runs in process.
+    embedder_url: str | None = None
+    embedder_model: str | None = None
+    embedder_api_key: SecretStr | None = None
     index: IndexKind = "flat"
     chunk_tokens: int = Field(default=200, ge=16, description="upper bound of a chunk, in tokens")
     chunk_overlap: int = Field(default=32, ge=0)

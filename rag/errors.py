@@ -7,6 +7,7 @@ RagError
 ├── InvalidInputError     a request the caller must fix (bad filter, empty query)
 ├── StoreError            the storage engine failed or holds inconsistent data
 │   └── BackendUnavailableError  a remote engine cannot be reached
+├── EmbedderUnavailableError  a remote embedding server failed or answered nonsense
 └── LoaderError           a file could not be parsed (reported per file, never fatal to a batch)
 """
 
@@ -36,6 +37,10 @@ class StoreError(RagError):
 
 
 class BackendUnavailableError(StoreError):
+    pass
+
+
+class EmbedderUnavailableError(RagError):
     pass
 
 

@@ -5,9 +5,9 @@ Part of the composition: it reads `Settings` and hands each store its own small 
 
 from __future__ import annotations
 
-from rag.composition import store_settings
+from rag.composition import build_embedder, store_settings
 from rag.config import Settings
-from rag.embedding import Embedder, load_embedder
+from rag.embedding import Embedder
 from rag.errors import ConfigError
 from rag.kb import KBConfig, KBRegistry, OpenKB, Registry
 from rag.retrieval import Retriever
@@ -38,7 +38,7 @@ class Workspace:
     def embedder(self) -> Embedder:
         if self._embedder is not None:
             return self._embedder
-        return load_embedder(self.settings.embedder, self.settings.embed_batch_size)
+        return build_embedder(self.settings)
 
     def create(
         self,
