@@ -1,8 +1,8 @@
 """The scaled-out topology for real: two `rag serve` replicas and two `rag worker`s on loopback,
 sharing PostgreSQL (control plane), Redis (queue and rate limits) and Elasticsearch (KBs).
 
-Needs RAG_TEST_DATABASE_URL (a PostgreSQL URL whose user may create databases), RAG_REDIS_URL
-and RAG_ES_URL; skips without them (CI's .ci/run starts all three). Each run gets a database
+Needs RAG_TEST_DATABASE_URL (a PostgreSQL URL whose user may create databases),
+RAG_TEST_REDIS_URL and RAG_ES_URL; skips without them (CI's .ci/run starts all three). Each run gets a database
 and an index prefix of its own. Real files, the real MiniLM in every process, the packaged
 SmolLM2 (or vLLM with RAG_VLLM_URL) for the one answer.
 """
@@ -96,7 +96,9 @@ def _profiles() -> dict[str, object]:
 def topology(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Topology]:
-    pg, redis, es = (needed(n) for n in ("RAG_TEST_DATABASE_URL", "RAG_REDIS_URL", "RAG_ES_URL"))
+    pg, redis, es = (
+        needed(n) for n in ("RAG_TEST_DATABASE_URL", "RAG_TEST_REDIS_URL", "RAG_ES_URL")
+    )
     root = tmp_path_factory.mktemp("scaleout")
     data = root / "data"  # uploads only: on one machine this stands in for a shared volume
     cache = request.config.cache

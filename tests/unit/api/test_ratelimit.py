@@ -100,9 +100,9 @@ def test_limits_below_one_per_minute_are_refused() -> None:
 
 @pytest.mark.redis
 def test_two_replicas_share_one_limit_through_redis() -> None:
-    url = os.environ.get("RAG_REDIS_URL")
+    url = os.environ.get("RAG_TEST_REDIS_URL")
     if not url:
-        pytest.skip("RAG_REDIS_URL is not set (a Redis server for the scaled-out tests)")
+        pytest.skip("RAG_TEST_REDIS_URL is not set (a Redis server for the scaled-out tests)")
     first, second = RateLimiter(4, 1000, url), RateLimiter(4, 1000, url)
     key = f"key-{uuid.uuid4().hex}"
     for limiter in (first, second, first, second):
