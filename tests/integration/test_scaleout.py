@@ -2,9 +2,9 @@
 sharing PostgreSQL (control plane), Redis (queue and rate limits) and Elasticsearch (KBs).
 
 Needs RAG_TEST_DATABASE_URL (a PostgreSQL URL whose user may create databases),
-RAG_TEST_REDIS_URL and RAG_ES_URL; skips without them (CI's .ci/run starts all three). Each run gets a database
-and an index prefix of its own. Real files, the real MiniLM in every process, the packaged
-SmolLM2 (or vLLM with RAG_VLLM_URL) for the one answer.
+RAG_TEST_REDIS_URL and RAG_ES_URL; skips without them (CI's .ci/run starts all three). Each
+run gets a database and an index prefix of its own. Real files, the real MiniLM in every
+process, the packaged SmolLM2 (or vLLM with RAG_VLLM_URL) for the one answer.
 """
 
 from __future__ import annotations
