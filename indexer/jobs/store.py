@@ -134,18 +134,22 @@ class JobStore:
             )
         return result.rowcount == 1
 
-    def renew(self, job_id: str, owner: str, lease_until: float) -> tuple[bool, str | None, str]:
-        """Extend the lease: (still held, requested stop state, its message)."""
+    def renew(self, job_id: str, owner: str, lease_until: float) -> bool:
+        """Extend the lease; False if `owner` no longer holds it."""
         with self.engine.begin() as conn:
             result = conn.execute(
                 jobs.update().where(_held(job_id, owner)).values(lease_until=lease_until)
             )
-            row = conn.execute(
-                select(jobs.c.stop_state, jobs.c.stop_message).where(jobs.c.id == job_id)
-            ).first()
-        if row is None:
-            return False, None, ""
-        return result.rowcount == 1, row.stop_state, row.stop_message or ""
+        return result.rowcount == 1
+
+    def stop_request(self, job_id: str) -> tuple[str, str] | None:
+        """The state a running job was asked to end in, and why; None if not asked."""
+        query = select(jobs.c.stop_state, jobs.c.stop_message).where(jobs.c.id == job_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None or row.stop_state is None:
+            return None
+        return row.stop_state, row.stop_message or ""
 
     def finish(self, job: Job, owner: str) -> bool:
         """Write the job's final (or re-queued) state and give up the lease."""

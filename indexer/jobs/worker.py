@@ -278,21 +278,21 @@ class _LeaseKeeper:
         return self.lost.is_set() or self.request is not None
 
     def _loop(self) -> None:
-        # Often enough that a cancel is seen well within the API's wait for it.
-        interval = min(self.lease / 3, 0.25)
-        while not self._done.wait(interval):
+        # Stop requests are read often (a cancel waits for them); the lease is written a few
+        # times per lease period, so a database write per job every lease/3 seconds at most.
+        renew_every = self.lease / 3
+        renewed = time.monotonic()
+        while not self._done.wait(min(renew_every, 0.25)):
             try:
-                held, state, message = self.store.renew(
-                    self.job_id, self.owner, time.time() + self.lease
-                )
+                if time.monotonic() - renewed >= renew_every:
+                    if not self.store.renew(self.job_id, self.owner, time.time() + self.lease):
+                        self.lost.set()
+                        return
+                    renewed = time.monotonic()
+                if self.request is None:
+                    self.request = self.store.stop_request(self.job_id)  # type: ignore[assignment]
             except Exception:  # keep the job; a lease that runs out is found by the next renew
                 log.warning("ingestion job %s: lease renewal failed", self.job_id, exc_info=True)
-                continue
-            if not held:
-                self.lost.set()
-                return
-            if state is not None and self.request is None:
-                self.request = (state, message)  # type: ignore[assignment]
 
 
 def _gone_here(owner: str) -> bool:

@@ -99,10 +99,9 @@ def test_a_cancel_and_a_claim_cannot_both_win(control: Engine) -> None:
     assert not store.end_if_queued(queued, "cancelled", "too late")  # a worker has it
     store.request_stop("job_1", "cancelled", "cancelled by request")
     store.request_stop("job_1", "failed", "a later request")  # the first one wins
-    assert store.renew("job_1", "w1", time.time() + 30) == (
-        True, "cancelled", "cancelled by request"
-    )  # fmt: skip
-    assert store.renew("job_1", "w2", time.time() + 30)[0] is False
+    assert store.stop_request("job_1") == ("cancelled", "cancelled by request")
+    assert store.renew("job_1", "w1", time.time() + 30)
+    assert not store.renew("job_1", "w2", time.time() + 30)
 
 
 def test_stale_finds_expired_leases_and_dead_owners(control: Engine) -> None:
