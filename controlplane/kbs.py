@@ -1,8 +1,10 @@
 """The KB registry in the control plane: one row per KB, its folder under the data directory.
 
 The row is the truth (every replica sees the same KBs); the folder holds a local-engine KB's
-files and is made on create, removed on drop. Drop deletes the row first: a crash mid-delete
-leaves an orphan folder, never a registered KB without its files.
+files and is made on create, removed on drop. The folder also gets a copy of the config as
+kb.json, so it stays self-describing and the core's folder registry (benchmarks, tools and tests
+working on one data directory) opens the same KB. Drop deletes the row first: a crash
+mid-delete leaves an orphan folder, never a registered KB without its files.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from controlplane.legacy import kb_row
 from controlplane.schema import knowledge_bases
 from controlplane.tenants import ensure_tenants
 from rag.errors import KBExistsError, KBNotFoundError
+from rag.files import write_atomic
 from rag.kb import CONFIG_FILE, KBConfig, check_name
 
 
@@ -39,6 +42,7 @@ class SqlRegistry:
         except IntegrityError:
             raise KBExistsError(f"knowledge base {config.name!r} already exists") from None
         folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(folder / CONFIG_FILE, config.model_dump_json(indent=2))
         return folder
 
     def get(self, name: str) -> KBConfig:
