@@ -8,9 +8,9 @@ processes racing for one job (two workers claiming it, a cancel and a claim) can
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, and_, exists, func, or_, select
+from sqlalchemy import Connection, Engine, Select, and_, exists, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from controlplane.schema import jobs, knowledge_bases
@@ -83,14 +83,19 @@ class JobStore:
 
     def claim(self, job_id: str, owner: str, lease_until: float) -> Claim:
         """Take a queued job: the job, now running; "busy" if its KB has a job running or an
-        older one waiting (a KB's jobs run in order, one at a time); None if it is not queued
+        older one waiting (a KB's jobs run in order, one at a time), or if a tenant with fewer
+        running jobs has one that could start (tenants take turns); None if it is not queued
         (cancelled, finished, or another worker has it)."""
         with self.engine.begin() as conn:
             row = conn.execute(
-                select(jobs.c.data, jobs.c.state, jobs.c.kb, jobs.c.seq).where(jobs.c.id == job_id)
+                select(jobs.c.data, jobs.c.state, jobs.c.kb, jobs.c.seq, jobs.c.tenant).where(
+                    jobs.c.id == job_id
+                )
             ).first()
             if row is None or row.state != "queued":
                 return None
+            if _another_tenant_first(conn, row.tenant):
+                return "busy"
             _lock_kb(conn, row.kb)
             job = _decode(row.data)
             job.state, job.started_at = "running", job.started_at or now()
@@ -171,27 +176,43 @@ class JobStore:
 
     def heads(self) -> list[str]:
         """The oldest queued job of every KB that has none running: the jobs that may start."""
-        running = select(jobs.c.kb).where(jobs.c.state == "running")
-        first = (
-            select(func.min(jobs.c.seq))
-            .where(jobs.c.state == "queued", jobs.c.kb.not_in(running))
-            .group_by(jobs.c.kb)
-        )
-        query = select(jobs.c.id).where(jobs.c.seq.in_(first)).order_by(jobs.c.seq)
         with self.engine.connect() as conn:
-            return list(conn.execute(query).scalars())
-
-    def head_of(self, kb: str) -> str | None:
-        """The KB's oldest queued job."""
-        query = select(jobs.c.id).where(jobs.c.kb == kb, jobs.c.state == "queued")
-        with self.engine.connect() as conn:
-            return conn.execute(query.order_by(jobs.c.seq).limit(1)).scalar()
+            return [row[0] for row in conn.execute(_heads_query())]
 
     def running_owners(self) -> set[str]:
         """The owners of every running job's lease."""
         query = select(jobs.c.lease_owner).where(jobs.c.state == "running").distinct()
         with self.engine.connect() as conn:
             return {owner for owner in conn.execute(query).scalars() if owner}
+
+
+def _heads_query() -> Select[Any]:
+    """The oldest queued job of every KB with none running: (id, tenant), oldest first."""
+    running = select(jobs.c.kb).where(jobs.c.state == "running")
+    first = (
+        select(func.min(jobs.c.seq))
+        .where(jobs.c.state == "queued", jobs.c.kb.not_in(running))
+        .group_by(jobs.c.kb)
+    )
+    return select(jobs.c.id, jobs.c.tenant).where(jobs.c.seq.in_(first)).order_by(jobs.c.seq)
+
+
+def _another_tenant_first(conn: Connection, tenant: str) -> bool:
+    """Whether a tenant running fewer jobs than `tenant` has a job that could start now.
+
+    Fairness between tenants: one tenant's many jobs never keep another's one job waiting
+    while workers free up. Deciding on a moment's counts is enough; a race only delays a turn.
+    """
+    counts = select(jobs.c.tenant, func.count()).where(jobs.c.state == "running")
+    running: dict[str, int] = {
+        row[0]: row[1] for row in conn.execute(counts.group_by(jobs.c.tenant))
+    }
+    mine = running.get(tenant, 0)
+    if mine == 0:
+        return False
+    return any(
+        row[1] != tenant and running.get(row[1], 0) < mine for row in conn.execute(_heads_query())
+    )
 
 
 def _held(job_id: str, owner: str) -> ColumnElement[bool]:

@@ -7,8 +7,9 @@ also reads stop requests (cancel, KB deleted) that any API replica writes. A rea
 running jobs whose worker is gone (lease run out, or a dead process on this host) and queues them
 again; the ingestor skips documents already stored with the same content, so the job's next run
 redoes no finished document. Jobs of one KB run one at a time and in order (a claim finds the KB
-busy and drops the message; a job that ends queues its KB's next one); jobs of different KBs run
-side by side, `job_threads` at once, so a small job is not stuck behind another KB's large one.
+busy and drops the message; a job that ends queues the jobs that may start now); jobs of
+different KBs run side by side, `job_threads` at once, so a small job is not stuck behind
+another KB's large one, and a tenant running fewer jobs goes first.
 The reaper also queues the next job of every idle KB each round: a message lost anywhere (a
 worker killed after taking it, a replica killed between storing a job and queueing it) only
 delays a job by a round.
@@ -154,7 +155,7 @@ class JobWorker:
         except Exception:  # the worker must outlive any one job's bookkeeping failure
             log.exception("ingestion job %s: bookkeeping failed", job_id)
         finally:
-            self._next(claim.kb)
+            self._offer_heads()
 
     def _run(self, job: Job) -> None:
         lock = threading.Lock()
@@ -241,16 +242,17 @@ class JobWorker:
             job.message = "interrupted by a shutdown; resumes when a worker is free"
             job.resumed += 1
         progress.stamp()
-        self.store.finish(job, self.owner)  # `_next` queues it (it is its KB's oldest)
+        self.store.finish(job, self.owner)  # `_offer_heads` queues it (its KB's oldest)
 
-    def _next(self, kb: str) -> None:
-        """Queue the KB's next job, now that this one has ended."""
+    def _offer_heads(self) -> None:
+        """A worker is free: queue every job that may start now (its KB's next, and any a
+        claim put off for another tenant's turn)."""
         try:
-            job_id = self.store.head_of(kb)
-        except Exception:  # the reaper's next round queues it
-            log.warning("could not queue the next job of %s", kb, exc_info=True)
+            heads = self.store.heads()
+        except Exception:  # the reaper's next round queues them
+            log.warning("could not queue the jobs that may start", exc_info=True)
             return
-        if job_id is not None:
+        for job_id in heads:
             self.queue.enqueue(job_id)
 
     def _discard(self, job_id: str) -> None:

@@ -87,7 +87,7 @@ def test_one_claim_wins_and_a_kbs_jobs_run_in_order(control: Engine) -> None:
     assert not store.save(first, "w2")  # only the lease holder writes
     first.state = "succeeded"
     assert store.finish(first, "w1")
-    assert store.heads() == ["job_b"] and store.head_of("acme__docs") == "job_b"
+    assert store.heads() == ["job_b"]
     assert isinstance(store.claim("job_b", "w2", lease), Job)
 
 
@@ -118,3 +118,16 @@ def test_stale_finds_expired_leases_and_dead_owners(control: Engine) -> None:
         ("job_2", "dead-here"),
     ]
     assert store.running_owners() == {"gone", "dead-here", "alive"}
+
+
+def test_a_tenant_running_fewer_jobs_goes_first(control: Engine) -> None:
+    store = JobStore(control)
+    lease = time.time() + 30
+    for job_id, kb, tenant in [
+        ("job_a1", "a1", "acme"), ("job_a2", "a2", "acme"), ("job_g1", "g1", "globex"),
+    ]:  # fmt: skip
+        store.insert(job(job_id, kb=kb).model_copy(update={"tenant": tenant, "kb": kb}))
+    assert isinstance(store.claim("job_a1", "w1", lease), Job)
+    assert store.claim("job_a2", "w2", lease) == "busy"  # globex runs none and has one waiting
+    assert isinstance(store.claim("job_g1", "w2", lease), Job)
+    assert isinstance(store.claim("job_a2", "w3", lease), Job)  # one each: acme's turn again
