@@ -93,7 +93,7 @@ class ParsePool:
     def close(self) -> None:
         """Stop the workers (a file being parsed is abandoned)."""
         if self._pool is not None:
-            self._pool.stop()
+            self._pool.stop()  # type: ignore[no-untyped-call]  # pebble leaves it unannotated
             self._pool.join()
             self._pool = None
 
