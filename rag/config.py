@@ -52,6 +52,8 @@ class Settings(BaseSettings):
         default=200_000, ge=1_000, description="XML elements in a .docx's document part"
     )
     ingest_max_html_depth: int = Field(default=256, ge=16, le=900)
+    # Threads that run the API's ingestion jobs (fairly between tenants, one job per KB).
+    ingest_job_workers: int = Field(default=2, ge=1, le=64)
     # Chunks are cut in tokens; a long run without spaces is one unknown token to the model,
     # so characters are capped too: a chunk past this is split further.
     chunk_max_chars: int = Field(default=4000, ge=200)
