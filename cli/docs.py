@@ -9,6 +9,8 @@ import typer
 
 from cli.common import opened, parse_where, reported_errors
 from indexer.ingest import Ingestor
+from indexer.loaders import ParsePool
+from indexer.settings import parse_settings
 from rag.config import get_settings
 from rag.errors import InvalidInputError
 
@@ -32,11 +34,12 @@ def ingest(
         for p in paths:
             if not p.exists():
                 raise InvalidInputError(f"no such file or folder: {p}")
-        with opened(kb) as handle:
+        # The parse workers start while the KB and its embedder load.
+        with ParsePool(parse_settings(get_settings())).start() as pool, opened(kb) as handle:
             ingestor = Ingestor.for_kb(handle, get_settings())
             # Progress on stderr from the first file: bars on a terminal, else one line per file.
             result = ingestor.ingest_paths(
-                paths, sync=sync, include=include, exclude=exclude, progress=True
+                paths, sync=sync, include=include, exclude=exclude, progress=True, pool=pool
             )
     if as_json:
         payload = {

@@ -90,6 +90,12 @@ class ParsePool:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def start(self) -> ParsePool:
+        """Start the workers now (they take a second or two), e.g. while a model loads."""
+        if self.settings.processes > 0:
+            self._workers()
+        return self
+
     def close(self) -> None:
         """Stop the workers (a file being parsed is abandoned)."""
         if self._pool is not None:
