@@ -1,5 +1,9 @@
 """Ingest jobs: load, hash, chunk, embed and write documents; skip what did not change.
 
+Files are parsed in worker processes (`indexer.loaders.ParsePool`) and documents are chunked as
+they arrive, a batch written as soon as it is full, so parsing the next files overlaps embedding
+and writing the last ones.
+
 Sync semantics (`Ingestor.sync`, which `rag ingest` and the HTTP API's jobs both run): a
 document whose content hash is unchanged costs no embedding; a changed one is replaced whole;
 the stored documents the caller's `SyncScope` covers that the run did not see are deleted, never
