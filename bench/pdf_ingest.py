@@ -188,19 +188,35 @@ def parse_peers(folder: Path, old_parse: float) -> list[list[str | int | float]]
     ]
 
 
-def table_rows(text: str) -> list[str]:
-    """Lines with a word and at least two numbers: a table row as a reader sees it."""
+def table_rows(text: str) -> list[tuple[str, list[str]]]:
+    """Rows as a reader sees them: a label (words before the first number) and 2+ numbers."""
     rows = []
     for line in text.split("\n"):
         tokens = line.replace("|", " ").split()
         numbers = [t for t in tokens if _NUMBER.match(t)]
-        if len(numbers) >= 2 and any(re.search("[A-Za-z]{3,}", t) for t in tokens):
-            rows.append(line)
+        if len(numbers) < 2 or not any(re.search("[A-Za-z]{3,}", t) for t in tokens):
+            continue
+        first = next(i for i, t in enumerate(tokens) if _NUMBER.match(t))
+        rows.append(("".join(tokens[:first]), numbers))
     return rows
 
 
+def _holds(line: str, label: str, numbers: list[str]) -> bool:
+    """Whether one line holds the label and then the numbers, in order (spacing ignored)."""
+    at = line.find(label)
+    if at < 0:
+        return False
+    at += len(label)
+    for number in numbers:
+        at = line.find(number, at)
+        if at < 0:
+            return False
+        at += len(number)
+    return True
+
+
 def fidelity(folder: Path, old: dict[str, Document]) -> tuple[int, int, list[str]]:
-    """Old table rows, how many the new text lacks whole on one line, and a few examples."""
+    """Old table rows, how many no single line of the new text holds whole, and examples."""
     squash = re.compile(r"[\s|]+")
     total, lost, examples = 0, 0, []
     for name, doc in old.items():
@@ -208,13 +224,12 @@ def fidelity(folder: Path, old: dict[str, Document]) -> tuple[int, int, list[str
         pages = {s.page: [squash.sub("", ln) for ln in s.text.split("\n")] for s in new.sections}
         for section in doc.sections:
             lines = pages.get(section.page, [])
-            for row in table_rows(section.text):
+            for label, numbers in table_rows(section.text):
                 total += 1
-                flat = squash.sub("", row)
-                if not any(flat in line for line in lines):
+                if not any(_holds(line, label, numbers) for line in lines):
                     lost += 1
-                    if len(examples) < 5:
-                        examples.append(f"{name} p{section.page}: {row}")
+                    if len(examples) < 8:
+                        examples.append(f"{name} p{section.page}: {label} {' '.join(numbers)}")
     return total, lost, examples
 
 
