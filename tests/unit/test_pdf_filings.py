@@ -59,6 +59,8 @@ def page(name: str, number: int) -> list[str]:
             "4.2 Indenture, dated as of April 29, 2013, between the Registrant and The Bank of "
             "New York Mellon S-3 4.1 4/29/13",
         ),
+        # A two-line label beside a column on other baselines: its lines do not interleave.
+        ("JPMORGAN_2022Q1_10Q.pdf", 11, "equipment(a) 2,360 2,519 (6)"),
         (
             "JPMORGAN_2022Q1_10Q.pdf",
             135,
