@@ -77,7 +77,9 @@ class Services:
         queue = JobQueue(build_huey(settings))
         # Embedded, this process runs the jobs too; scaled out, `rag worker`s may do it all.
         worker = (
-            JobWorker(settings, kbs, store, queue, metrics.job) if settings.job_threads else None
+            JobWorker(settings, kbs, store, queue, metrics.job)
+            if settings.ingest_job_workers
+            else None
         )
         return cls(
             settings=settings,
@@ -102,7 +104,7 @@ class Services:
     def start(self) -> None:
         """Start the in-process ingestion worker (it resumes what a previous run left)."""
         if self.worker is not None:
-            self.worker.start(self.settings.job_threads)
+            self.worker.start(self.settings.ingest_job_workers)
 
     async def aclose(self) -> None:
         """Stop jobs at a safe point, release generators, close KBs and stores."""

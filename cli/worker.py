@@ -14,7 +14,7 @@ from rag.config import get_settings
 
 def worker(
     threads: int = typer.Option(
-        0, min=0, max=64, help="jobs run at once (default: RAG_JOB_THREADS, at least 1)"
+        0, min=0, max=64, help="jobs run at once (default: RAG_INGEST_JOB_WORKERS, at least 1)"
     ),
     log_level: str = typer.Option("info", help="debug, info, warning or error"),
 ) -> None:
@@ -38,7 +38,7 @@ def worker(
         settings, kbs, JobStore(engine), JobQueue(build_huey(settings)), JobMetrics()
     )
     try:
-        runner.run(threads or settings.job_threads or 1)
+        runner.run(threads or settings.ingest_job_workers or 1)
     finally:
         kbs.close()
         engine.dispose()

@@ -8,7 +8,7 @@ running jobs whose worker is gone (lease run out, or a dead process on this host
 again; the ingestor skips documents already stored with the same content, so the job's next run
 redoes no finished document. Jobs of one KB run one at a time and in order (a claim finds the KB
 busy and drops the message; a job that ends queues the jobs that may start now); jobs of
-different KBs run side by side, `job_threads` at once, so a small job is not stuck behind
+different KBs run side by side, `ingest_job_workers` at once, so a small job is not stuck behind
 another KB's large one, and a tenant running fewer jobs goes first.
 The reaper also queues the next job of every idle KB each round: a message lost anywhere (a
 worker killed after taking it, a replica killed between storing a job and queueing it) only
@@ -34,6 +34,8 @@ from indexer.jobs.progress import JobProgress
 from indexer.jobs.queue import JobQueue
 from indexer.jobs.runner import run_job
 from indexer.jobs.store import JobStore
+from indexer.loaders import ParsePool
+from indexer.settings import parse_settings
 from rag.config import Settings
 from rag.errors import KBNotFoundError
 from rag.pool import KBPool
@@ -69,6 +71,8 @@ class JobWorker:
         self.lease = settings.job_lease_seconds
         # host:pid:token - a reaper on the same host can tell at once that the process is gone.
         self.owner = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # One pool of parse processes for every job this worker runs; they start on first use.
+        self.parse_pool = ParsePool(parse_settings(settings))
         self._stopping = threading.Event()
         self._consumer: Consumer | None = None
         self._reaper: threading.Thread | None = None
@@ -110,6 +114,7 @@ class JobWorker:
         self._stopping.set()
         if self._reaper is not None:
             self._reaper.join(STOP_WAIT)
+        self.parse_pool.close()
 
     # -- recovering jobs of dead workers ------------------------------------------------------
 
@@ -185,7 +190,9 @@ class JobWorker:
         """How the job ends: (state, message), or None to queue it again (shutdown)."""
         try:
             kb = self._open_kb(job)
-            finished = run_job(job, kb, self.uploads / job.id, self.settings, progress)
+            finished = run_job(
+                job, kb, self.uploads / job.id, self.settings, progress, self.parse_pool
+            )
         except _JobFailed as exc:
             return "failed", str(exc)
         except Exception as exc:

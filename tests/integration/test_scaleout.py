@@ -148,7 +148,7 @@ def topology(
                         stderr=subprocess.STDOUT,
                     )
                 )
-        serve_env = env | {"RAG_JOB_THREADS": "0"}  # replicas only serve; workers ingest
+        serve_env = env | {"RAG_INGEST_JOB_WORKERS": "0"}  # replicas only serve; workers ingest
         try:
             with (
                 serving(serve_env, logs / "serve1.log", extra=(), timeout=240) as (p1, b1),

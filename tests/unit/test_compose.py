@@ -54,7 +54,7 @@ def test_every_service_has_a_healthcheck_and_the_fleet_is_replicated() -> None:
     assert "rag worker" in " ".join(services["worker"]["command"])
     env = services["api"]["environment"]
     assert env["RAG_DATABASE_URL"].startswith("postgresql+psycopg://")
-    assert env["RAG_REDIS_URL"].startswith("redis://") and env["RAG_JOB_THREADS"] == "0"
+    assert env["RAG_REDIS_URL"].startswith("redis://") and env["RAG_INGEST_JOB_WORKERS"] == "0"
 
 
 def test_the_image_installs_torch_from_the_cpu_index() -> None:
