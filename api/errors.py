@@ -2,12 +2,17 @@
 
 The mapping from domain errors to statuses lives here and nowhere else. Bodies carry the
 error's own message (domain errors are written for the caller) and the request id; an
-unexpected exception says only "internal error", its trace goes to the log.
+unexpected exception says only "internal error", its trace goes to the log. Unexpected
+exceptions are answered by the request-id middleware (`unexpected_response`), not by a
+Starlette handler: Starlette's ServerErrorMiddleware sits outside every middleware, so its
+answer would lack the request id and it re-raises, which makes the server drop the connection.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
+import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
@@ -148,6 +153,28 @@ def _validation_param(exc: RequestValidationError) -> tuple[str, str]:
     return first or "body", "; ".join(problems) or "invalid request"
 
 
+# A full disk (or quota) is the operator's to fix, and the caller's to retry later: 507.
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def unexpected_response(exc: Exception) -> JSONResponse:
+    """500 "internal error" (507 for a full disk) for an exception no handler mapped."""
+    no_space = (isinstance(exc, OSError) and exc.errno in _NO_SPACE) or (
+        isinstance(exc, sqlite3.OperationalError)
+        and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    )
+    if no_space:
+        log.error("out of disk space: %s", exc)
+        return error_response(
+            507,
+            "the server has no disk space left; retry later",
+            "server_error",
+            "insufficient_storage",
+        )
+    log.error("unhandled error", exc_info=exc)
+    return error_response(500, "internal error", "server_error", "internal")
+
+
 _HTTP_TYPES = {
     401: "authentication_error",
     403: "permission_error",
@@ -177,14 +204,10 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         type_ = _HTTP_TYPES.get(exc.status_code, "invalid_request_error")
         headers = dict(exc.headers or {})
-        return error_response(exc.status_code, str(exc.detail), type_, None, None, headers)
-
-    async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
-        return error_response(500, "internal error", "server_error", "internal")
+        code = getattr(exc, "code", None)  # set by api.middleware.BodyTooLarge
+        return error_response(exc.status_code, str(exc.detail), type_, code, None, headers)
 
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RagError, on_rag_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(Exception, on_unexpected)
