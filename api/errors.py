@@ -110,12 +110,19 @@ def error_body(
     return ErrorOut(error=detail, request_id=request_id()).model_dump()
 
 
+def public_message(exc: RagError) -> str:
+    """What the caller reads of a domain error: a backend's says which, never where it runs."""
+    if isinstance(exc, BackendUnavailableError):
+        return f"{exc.backend} is unavailable; try again later"
+    return str(exc)
+
+
 def exception_body(exc: ApiError | RagError) -> dict[str, Any]:
     """The error body of an API or domain error, for a stream that has already started."""
     if isinstance(exc, ApiError):
         return error_body(exc.message, exc.type, exc.code, exc.param)
     _, type_, code = domain_status(exc)
-    return error_body(str(exc), type_, code)
+    return error_body(public_message(exc), type_, code)
 
 
 def error_response(
@@ -137,9 +144,9 @@ def api_error_response(exc: ApiError) -> JSONResponse:
 
 def rag_error_response(exc: RagError) -> JSONResponse:
     status, type_, code = domain_status(exc)
-    if status >= 500 and status not in (502, 503):
+    if status >= 500 and status != 502:
         log.error("domain error %s: %s", type(exc).__name__, exc)
-    return error_response(status, str(exc), type_, code)
+    return error_response(status, public_message(exc), type_, code)
 
 
 def _validation_param(exc: RequestValidationError) -> tuple[str, str]:

@@ -86,6 +86,9 @@ class Registry:
     def path(self, name: str) -> Path:
         return self.root / check_name(name)
 
+    def exists(self, name: str) -> bool:
+        return (self.path(name) / CONFIG_FILE).exists()
+
     def create(self, config: KBConfig) -> Path:
         folder = self.path(config.name)
         if (folder / CONFIG_FILE).exists():

@@ -108,3 +108,23 @@ def test_ingest_names_each_failure_by_file_and_line(data_dir: Path, tmp_path: Pa
         {"path": f"{corpus / 'c.jsonl'}:2", "reason": bad_line},
         {"path": str(corpus / "empty.txt"), "reason": "empty file"},
     ]
+
+
+def test_kb_drop_with_its_server_down_removes_the_kb_and_names_what_stays(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_ES_URL", "http://127.0.0.1:1")  # a closed port
+    get_settings.cache_clear()
+    code, out = rag("kb", "create", "esk", "--engine", "elasticsearch")
+    assert code != 0 and "unreachable" in out.lower()
+    assert rag("kb", "show", "esk")[0] != 0  # refused: nothing registered
+    # A KB created while the server answered, which has since gone away.
+    from rag.kb import KBConfig, Registry
+
+    settings = get_settings()
+    config = KBConfig(name="esk", engine="elasticsearch", embedder=settings.embedder, dim=384)
+    Registry(settings.kb_root).create(config)
+    code, out = rag("kb", "drop", "esk", "--yes")
+    assert code == 0, out
+    assert "dropped esk" in out and "rag-esk" in out and "still hold" in out
+    assert rag("kb", "show", "esk")[0] != 0
