@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.context import request_id
 from api.schemas import ErrorDetail, ErrorOut
+from controlplane.principal import Principal
 from indexer.jobs.errors import JobFinishedError, JobNotFoundError
 from rag.answer.errors import AnswerError
 from rag.errors import (
@@ -36,6 +37,7 @@ from rag.errors import (
     StoreError,
 )
 from rag.generation.errors import GeneratorError, GeneratorUnavailableError
+from rag.tenancy import unqualified
 
 log = logging.getLogger("api.errors")
 
@@ -114,6 +116,9 @@ def public_message(exc: RagError) -> str:
     """What the caller reads of a domain error: a backend's says which, never where it runs."""
     if isinstance(exc, BackendUnavailableError):
         return f"{exc.backend} is unavailable; try again later"
+    if isinstance(exc, StoreError):
+        # Its text names files, indices and server replies: the operator's, in the log.
+        return "the storage engine failed (the server log has the details)"
     return str(exc)
 
 
@@ -142,11 +147,15 @@ def api_error_response(exc: ApiError) -> JSONResponse:
     return error_response(exc.status, exc.message, exc.type, exc.code, exc.param, exc.headers)
 
 
-def rag_error_response(exc: RagError) -> JSONResponse:
+def rag_error_response(exc: RagError, principal: Principal | None = None) -> JSONResponse:
+    """The domain error's status and body; the caller's stored KB names read as its own."""
     status, type_, code = domain_status(exc)
     if status >= 500 and status != 502:
         log.error("domain error %s: %s", type(exc).__name__, exc)
-    return error_response(status, public_message(exc), type_, code)
+    message = public_message(exc)
+    if principal is not None:
+        message = unqualified(message, principal.tenant)
+    return error_response(status, message, type_, code)
 
 
 def _validation_param(exc: RequestValidationError) -> tuple[str, str]:
@@ -198,9 +207,9 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, ApiError)
         return api_error_response(exc)
 
-    async def on_rag_error(_: Request, exc: Exception) -> JSONResponse:
+    async def on_rag_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RagError)
-        return rag_error_response(exc)
+        return rag_error_response(exc, getattr(request.state, "principal", None))
 
     async def on_validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 
+from pydantic import ValidationError
+
 from rag.composition import store_settings
 from rag.config import Settings
 from rag.embedding import Embedder, load_embedder
@@ -64,8 +66,8 @@ class Workspace:
                 domain=domain,
                 tenant=tenant,
             )
-        except ValueError as exc:  # pydantic's ValidationError is a ValueError
-            raise ConfigError(str(exc)) from exc
+        except ValidationError as exc:
+            raise ConfigError(_reasons(exc)) from exc
         # Checked before preparing: preparing a remote engine clears that KB's indices.
         if self.registry.exists(name):
             raise KBExistsError(f"knowledge base {name!r} already exists")
@@ -110,3 +112,13 @@ class Workspace:
             )
         self.registry.drop(name)
         return left
+
+
+def _reasons(exc: ValidationError) -> str:
+    """Each problem as `field: reason`, without pydantic's echo of the input (names, tenant)."""
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        field = ".".join(str(p) for p in error["loc"])
+        parts.append(f"{field}: {message}" if field else message)
+    return "invalid knowledge base options: " + "; ".join(parts)
