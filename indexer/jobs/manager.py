@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import queue
 import shutil
 import threading
@@ -46,6 +47,7 @@ from rag.errors import (
     KBNotFoundError,
     LoaderError,
 )
+from rag.files import PRIVATE_DIR, private_dir
 from rag.pool import KBPool
 from rag.tenancy import unqualified
 from rag.workspace import OpenKB
@@ -86,7 +88,7 @@ class JobManager:
         """Queue the jobs a previous process left unfinished, then start the worker."""
         if self._thread is not None:
             return
-        self.uploads.mkdir(parents=True, exist_ok=True)
+        private_dir(self.uploads)
         resumed: list[str] = []
         with self._lock:
             for job in self.store.unfinished():
@@ -129,7 +131,9 @@ class JobManager:
     def upload_folder(self, job_id: str) -> Path:
         """A new, empty folder for a job's uploads (the route streams files into it)."""
         folder = self.uploads / job_id
-        folder.mkdir(parents=True)
+        private_dir(self.uploads)
+        folder.mkdir(mode=PRIVATE_DIR)
+        os.chmod(folder, PRIVATE_DIR)  # mkdir's mode passes through the umask
         return folder
 
     def discard_upload(self, job_id: str) -> None:
