@@ -32,6 +32,7 @@ from jsonschema.validators import validator_for
 from rag.errors import InvalidInputError
 from rag.generation.base import JSONSchema
 from rag.generation.grammar import JSON_GRAMMAR_OPTIONS
+from rag.generation.schema_cycles import check_finite
 
 # keyword -> why it cannot be enforced (and what to do instead)
 UNSUPPORTED: dict[str, str] = {
@@ -117,6 +118,7 @@ def check_user_schema(schema: Any) -> None:
     try:
         validator_for(schema, default=Draft202012Validator).check_schema(schema)
         _check_node(schema, "#", implied_type=None)
+        check_finite(schema)
     except SchemaError as exc:
         raise InvalidInputError(f"invalid JSON schema: {exc.message}") from exc
     except RecursionError as exc:
