@@ -13,11 +13,12 @@ child, an array that may be empty) passes.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from rag.errors import InvalidInputError
 
 Resolve = Callable[[str, str], Any]
+_T = TypeVar("_T")
 
 
 def check_finite(schema: dict[str, Any]) -> None:
@@ -122,13 +123,18 @@ def _types(node: dict[str, Any]) -> set[str]:
 
 def _type_can_finish(node: dict[str, Any], type_: str, done: Callable[[Any], bool]) -> bool:
     if type_ == "object":
-        properties = node.get("properties") if isinstance(node.get("properties"), dict) else {}
+        properties = _of(node, "properties", dict, {})
         extra = node.get("additionalProperties", True)
-        required = node.get("required") if isinstance(node.get("required"), list) else []
-        return all(done(properties.get(name, extra)) for name in required)
+        return all(done(properties.get(name, extra)) for name in _of(node, "required", list, []))
     if type_ == "array":
-        prefix = node.get("prefixItems") if isinstance(node.get("prefixItems"), list) else []
-        least = node.get("minItems", 0) if isinstance(node.get("minItems"), int) else 0
+        prefix = _of(node, "prefixItems", list, [])
+        least = _of(node, "minItems", int, 0)
         needed = [prefix[i] if i < len(prefix) else node.get("items", True) for i in range(least)]
         return all(done(item) for item in needed)
     return True
+
+
+def _of(node: dict[str, Any], key: str, kind: type[_T], default: _T) -> _T:
+    """`node[key]` when it has the expected kind (the meta-schema check ran before)."""
+    value = node.get(key)
+    return value if isinstance(value, kind) else default
