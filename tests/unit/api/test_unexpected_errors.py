@@ -7,6 +7,7 @@ TestClient does not have.
 from __future__ import annotations
 
 import errno
+import json
 import socket
 import threading
 import time
@@ -19,6 +20,7 @@ import uvicorn
 from conftest import build_api
 from fastapi import FastAPI
 
+from api.http_protocol import JsonErrorHttpTools
 from rag.config import Settings
 from rag.generation.fake import ScriptedGenerator
 
@@ -41,7 +43,11 @@ def served(api_settings: Settings, generator: ScriptedGenerator) -> Iterator[tup
 
     app.add_api_route("/boom", boom)
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off"))
+    # The HTTP protocol `rag serve` runs with.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, lifespan="off", http=JsonErrorHttpTools
+    )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -107,3 +113,33 @@ def test_a_full_disk_during_upload_is_507_and_keeps_nothing(
         assert error["code"] == "insufficient_storage" and "/data" not in full.text
         assert client.get("/v1/kbs/handbook/jobs").json()["data"] == []
         assert client.get("/v1/kbs/handbook").status_code == 200
+
+
+def raw_request(base: str, head: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send `head` as is (httpx refuses URLs this long) and read the whole response."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    header_block, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = header_block.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.mark.parametrize("size", [100_000, 1_000_000])
+def test_a_url_too_long_to_parse_gets_the_json_error_object(
+    served: tuple[str, str], size: int
+) -> None:
+    base, auth = served
+    head = b"GET /v1/kbs?q=" + b"a" * size + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    status, headers, body = raw_request(base, head)
+    assert status == 400 and headers["content-type"] == "application/json"
+    parsed = json.loads(body)
+    assert parsed["request_id"] == headers["x-request-id"]
+    assert parsed["error"]["code"] == "unparsable_request"
+    assert parsed["error"]["type"] == "invalid_request_error"
+    with httpx.Client(base_url=base) as client:
+        assert client.get("/v1/kbs", headers={"Authorization": auth}).status_code == 200
