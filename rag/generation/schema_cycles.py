@@ -23,7 +23,30 @@ _T = TypeVar("_T")
 
 def check_finite(schema: dict[str, Any]) -> None:
     """Raise `InvalidInputError` naming a subschema that only infinite values satisfy."""
-    nodes = dict(_walk(schema, "#"))  # id -> (node, its JSON pointer)
+    nodes, order = _analyse(schema)
+    for key, (_, path) in sorted(nodes.items(), key=lambda item: item[1][1]):
+        if key not in order:
+            raise InvalidInputError(
+                f"the schema at {path} can never be finished: every value of it contains "
+                "itself ($ref cycle without a way out); make the recursive property optional, "
+                "allow an empty array, or offer an alternative with anyOf"
+            )
+
+
+def finish_order(schema: dict[str, Any]) -> dict[int, int]:
+    """For each subschema that can finish (by `id`), when the fixpoint found it could.
+
+    A subschema found at step n needs only subschemas found before n, so always taking the
+    earliest-found choice builds a finite value (the fake generator does).
+    """
+    return _analyse(schema)[1]
+
+
+Nodes = dict[int, tuple[dict[str, Any], str]]  # id -> (subschema, its JSON pointer)
+
+
+def _analyse(schema: dict[str, Any]) -> tuple[Nodes, dict[int, int]]:
+    nodes: Nodes = dict(_walk(schema, "#"))
     resolve = _resolver(schema)
     # Subschemas reached only through a $ref are part of the grammar too.
     pending = list(nodes.values())
@@ -36,21 +59,15 @@ def check_finite(schema: dict[str, Any]) -> None:
                 found = dict(_walk(target, ref))
                 nodes.update(found)
                 pending.extend(found.values())
-    finite: set[int] = set()
+    finite: dict[int, int] = {}  # id -> the step it was found at
     changed = True
     while changed:
         changed = False
         for key, (node, path) in nodes.items():
             if key not in finite and _can_finish(node, path, finite, resolve):
-                finite.add(key)
+                finite[key] = len(finite)
                 changed = True
-    for key, (_, path) in sorted(nodes.items(), key=lambda item: item[1][1]):
-        if key not in finite:
-            raise InvalidInputError(
-                f"the schema at {path} can never be finished: every value of it contains "
-                "itself ($ref cycle without a way out); make the recursive property optional, "
-                "allow an empty array, or offer an alternative with anyOf"
-            )
+    return nodes, finite
 
 
 def _walk(node: Any, path: str) -> Iterator[tuple[int, tuple[dict[str, Any], str]]]:
@@ -91,7 +108,7 @@ def _resolver(root: dict[str, Any]) -> Resolve:
     return resolve
 
 
-def _can_finish(node: dict[str, Any], path: str, finite: set[int], resolve: Resolve) -> bool:
+def _can_finish(node: dict[str, Any], path: str, finite: dict[int, int], resolve: Resolve) -> bool:
     def done(child: Any) -> bool:
         return child is not False and (not isinstance(child, dict) or id(child) in finite)
 
