@@ -116,6 +116,9 @@ def public_message(exc: RagError) -> str:
     """What the caller reads of a domain error: a backend's says which, never where it runs."""
     if isinstance(exc, BackendUnavailableError):
         return f"{exc.backend} is unavailable; try again later"
+    if isinstance(exc, GeneratorUnavailableError):
+        # Its text names the vLLM endpoint and the client's exception: the operator's.
+        return "the generator is unavailable; try again later"
     if isinstance(exc, StoreError):
         # Its text names files, indices and server replies: the operator's, in the log.
         return "the storage engine failed (the server log has the details)"
