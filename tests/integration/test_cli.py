@@ -128,3 +128,19 @@ def test_kb_drop_with_its_server_down_removes_the_kb_and_names_what_stays(
     assert code == 0, out
     assert "dropped esk" in out and "rag-esk" in out and "still hold" in out
     assert rag("kb", "show", "esk")[0] != 0
+
+
+def test_where_values_past_int64_are_text_not_a_crash(data_dir: Path, tmp_path: Path) -> None:
+    corpus = tmp_path / "notes"
+    corpus.mkdir()
+    record = {"id": "a", "text": "tides and the moon", "metadata": {"year": 2020}}
+    (corpus / "a.jsonl").write_text(json.dumps(record) + "\n")
+    assert rag("kb", "create", "notes")[0] == 0
+    assert rag("ingest", "notes", str(corpus))[0] == 0
+    huge = "year=100000000000000000000000000000"
+    code, out = rag("search", "notes", "tides", "--where", huge)
+    assert code == 0, out
+    code, out = rag("delete", "notes", "--where", huge)
+    assert code == 0 and "deleted 0 document(s)" in out, out
+    code, out = rag("search", "notes", "tides", "--where", "year=2020")
+    assert code == 0 and "tides" in out, out
