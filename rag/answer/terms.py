@@ -37,9 +37,10 @@ _POSSESSIVE = re.compile(r"['\u2019]s\b")
 def _stem(word: str) -> str:
     """A crude stem: enough that "revenues" meets "revenue" and "costs" meets "cost"."""
     word = word.lower()
-    for suffix in ("ies", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    if word.endswith("ies") and len(word) > 5:
+        return word[:-3] + "y"
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        return word[:-1]
     return word
 
 

@@ -63,7 +63,7 @@ def test_a_quoting_profile_has_no_generator(tmp_path: Path) -> None:
 
 def test_a_schema_profile_must_generate(tmp_path: Path) -> None:
     profiles = {"local": GeneratorProfile(), "quote": GeneratorProfile(backend="extractive")}
-    with pytest.raises(ConfigError, match="schema_profile 'quote' cannot fill schemas.*local"):
+    with pytest.raises(ConfigError, match=r"schema_profile 'quote' cannot fill schemas.*local"):
         GeneratorRouter(profiles, "quote", {}, tmp_path, schema_profile="quote")
 
 
