@@ -188,8 +188,15 @@ class Answerer:
             for n, (hit, score) in enumerate(scored, start=1)
         )
         timings = Timings(retrieve=time.perf_counter() - t0)
-        model = f"extractive ({kb.embedder.name})"
-        return Prepared(request, name, None, model, passages, (), {}, (), timings)
+        return Prepared(
+            request, name, None, self.model_name(kb, name), passages, (), {}, (), timings
+        )
+
+    def model_name(self, kb: OpenKB, name: str) -> str:
+        """The model that answers for profile `name`: a generator's, or the quoting embedder."""
+        if self.router.fills_schemas(name):
+            return self.router.generator(name).name
+        return f"extractive ({kb.embedder.name})"
 
     def quote(self, kb: OpenKB, prep: Prepared) -> Answer:
         """The answer quoting the passages' best sentences (blocking: it embeds them)."""

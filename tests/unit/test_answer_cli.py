@@ -74,7 +74,7 @@ def test_unknown_profile_names_the_known_ones(kb: str) -> None:
     assert result.exit_code == 2
     assert (
         "unknown generator profile 'gpu'" in result.output
-        and "known profiles: local" in result.output
+        and "known profiles: extractive, local" in result.output
     )
 
 
