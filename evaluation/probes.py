@@ -6,8 +6,8 @@ hard case is a question in the KB's own words about an entity or a period the KB
 from the set's own questions, taken from the end of the list (away from the questions asked
 first):
 
-- a question naming a year (TAT-QA's usually do) gets every year replaced by one no indexed
-  document mentions (the latest such year up to `LATEST_YEAR`);
+- a question naming years (TAT-QA's usually do) gets them replaced by years no indexed
+  document mentions (the latest such years up to `LATEST_YEAR`, in the same order);
 - any other question gets a named entity no document mentions: its first capitalised name
   replaced by one, or, when it names none, ", for <name>?" appended.
 
@@ -41,10 +41,17 @@ def corpus_text(documents: Sequence[Document]) -> str:
     ).lower()
 
 
-def absent_year(corpus: str) -> str:
-    """The latest year up to LATEST_YEAR that no document mentions."""
+def absent_years(corpus: str) -> list[str]:
+    """The years up to LATEST_YEAR that no document mentions, latest first."""
     present = set(_YEAR.findall(corpus))
-    return next(str(y) for y in range(LATEST_YEAR, 1900, -1) if str(y) not in present)
+    return [str(y) for y in range(LATEST_YEAR, 1900, -1) if str(y) not in present]
+
+
+def shift_years(question: str, absent: list[str]) -> str:
+    """The question with its years, latest first, mapped onto `absent`, latest first."""
+    years = sorted(set(_YEAR.findall(question)), reverse=True)
+    mapping = dict(zip(years, absent, strict=False))
+    return _YEAR.sub(lambda m: mapping[m.group(0)], question)
 
 
 def absent_entities(domain: str, corpus: str) -> list[str]:
@@ -58,7 +65,7 @@ def same_domain_probes(data: AnswerSet, n: int) -> list[EvalQuestion]:
     if n <= 0:
         return []
     corpus = corpus_text(data.documents)
-    year = absent_year(corpus)
+    years = absent_years(corpus)
     names = absent_entities(data.domain, corpus)
     if not names:
         raise ValueError(f"every probe name of domain {data.domain!r} appears in the KB")
@@ -67,8 +74,8 @@ def same_domain_probes(data: AnswerSet, n: int) -> list[EvalQuestion]:
     for q in reversed(data.questions):
         if len(probes) == n:
             break
-        if _YEAR.search(q.question):
-            text = _YEAR.sub(year, q.question)
+        if _YEAR.search(q.question) and len(set(_YEAR.findall(q.question))) <= len(years):
+            text = shift_years(q.question, years)
         elif (match := _NAME.search(q.question)) is not None:
             text = q.question[: match.start()] + next(entity) + q.question[match.end() :]
         else:

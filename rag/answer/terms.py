@@ -53,13 +53,16 @@ def key_terms(question: str) -> set[str]:
     """The names, years and figures of a question, normalised for matching."""
     terms: set[str] = set()
     text = _THOUSANDS.sub("", question)
+    # A title-cased question ("Does It Work?") capitalises every word: only acronyms are names.
+    title_case = _title_cased(text)
     for match in _NAME.finditer(text):
-        word = _POSSESSIVE.sub("", match.group(1)).strip("-")
+        word = _POSSESSIVE.sub("", match.group(1))
         first = text[: match.start()].strip(" \"'(") == ""
         acronym = sum(c.isupper() for c in word) >= 2
-        if word.lower() in STOPWORDS or (first and not acronym) or len(word) < 2:
+        if word.lower() in STOPWORDS or ((first or title_case) and not acronym):
             continue
-        terms.add(word.lower())
+        # "HDL-C" is written "HDL cholesterol", "Hawkins-Kennedy" "Hawkins and Kennedy".
+        terms.update(p.lower() for p in word.split("-") if len(p) >= 2)
     terms.update(_YEAR.findall(text))
     for figure in _FIGURE.findall(text):
         digits = figure.replace(",", "")
@@ -67,6 +70,11 @@ def key_terms(question: str) -> set[str]:
         if len(digits.replace(".", "")) >= 2:
             terms.add(digits)
     return terms
+
+
+def _title_cased(text: str) -> bool:
+    words = [w for w in _WORD.findall(text)[1:] if len(w) > 3]
+    return len(words) >= 4 and all(w[0].isupper() for w in words)
 
 
 def missing_terms(terms: Iterable[str], texts: Iterable[str]) -> list[str]:

@@ -17,7 +17,7 @@ from evaluation.answers import (
     summarize,
     summarize_probes,
 )
-from evaluation.probes import absent_entities, absent_year, same_domain_probes
+from evaluation.probes import absent_entities, absent_years, same_domain_probes
 from evaluation.retrieval import RetrievalReport
 from evaluation.tatqa import exact_match, normalize_tokens, table_text, token_f1
 from rag.errors import InvalidInputError
@@ -174,7 +174,7 @@ def test_pubmedqa_as_free_text_has_no_schema_and_keeps_the_long_answer(tmp_path:
 def test_same_domain_probes_ask_about_a_year_or_a_name_the_kb_lacks(tmp_path: Path) -> None:
     data = load_answer_set(tatqa(tmp_path / "t"))
     data.questions[:] = [
-        replace(data.questions[0], question="What were Sales in 2019 and 2018?"),
+        replace(data.questions[0], question="What were Sales in 2018 and 2019?"),
         replace(data.questions[1], question="What were Sales?"),
         replace(data.questions[2], question="What were sales?"),
     ]
@@ -183,14 +183,14 @@ def test_same_domain_probes_ask_about_a_year_or_a_name_the_kb_lacks(tmp_path: Pa
     assert [p.question for p in probes] == [
         "What were sales, for Tesla?",
         "What were NVIDIA?",
-        "What were Sales in 2025 and 2025?",
+        "What were Sales in 2024 and 2025?",
     ]
     assert all(p.doc_id == "" and p.id.startswith("probe-") for p in probes)
     assert same_domain_probes(data, 0) == []
 
 
 def test_probe_names_and_years_are_checked_absent_from_the_kb() -> None:
-    assert absent_year("sales in 2025 and 2024") == "2023"
+    assert absent_years("sales in 2025 and 2024")[:2] == ["2023", "2022"]
     assert absent_entities("medical", "paxlovid and comirnaty trials")[:1] == ["Wegovy"]
 
 

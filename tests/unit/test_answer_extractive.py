@@ -158,6 +158,10 @@ def test_key_terms_are_names_years_and_figures() -> None:
         "1500",
     }
     assert key_terms("How does hybrid search work?") == set()
+    assert key_terms("Is the Hawkins-Kennedy test useful?") == {"hawkins", "kennedy"}
+    assert key_terms("Prompting Primary Care Providers About Risk: Does It Work in the ICU?") == {
+        "icu"
+    }
     assert key_terms("What is The revenue?") == set()  # capitalised function words are no names
 
 
