@@ -73,7 +73,7 @@ def key_terms(question: str) -> set[str]:
 
 
 def _title_cased(text: str) -> bool:
-    words = [w for w in _WORD.findall(text)[1:] if len(w) > 3]
+    words = [w for w in _WORD.findall(text)[1:] if len(w) > 3 and w.lower() not in STOPWORDS]
     return len(words) >= 4 and all(w[0].isupper() for w in words)
 
 
