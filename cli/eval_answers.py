@@ -32,6 +32,9 @@ def answers(
     domain_probes: int = typer.Option(
         10, help="same-domain probes: this set's questions about a name or year the KB lacks"
     ),
+    held_out_probes: int = typer.Option(
+        0, help="PubMedQA: questions whose abstract is not indexed (the KB lacks the study)"
+    ),
     free_text: bool = typer.Option(
         False, help="PubMedQA as free text, scored by token F1 against the long answer"
     ),
@@ -49,11 +52,15 @@ def answers(
         kind = detect_kind(dataset)
         data = load_answer_set(dataset, corpus or DEFAULT_CORPUS[kind], free_text)
         in_domain = same_domain_probes(data, domain_probes)
+        held_out: list[EvalQuestion] = []
+        if held_out_probes > 0 and kind == "pubmedqa":
+            everything = load_answer_set(dataset, None, free_text).questions
+            held_out = everything[len(data.questions) :][:held_out_probes]
         probe_folder = probe_dataset or dataset.parent / PROBE_SIBLING[kind]
         probe_questions: list[EvalQuestion] = []
         if probes > 0 and probe_folder.exists():
             probe_questions = load_answer_set(probe_folder).questions[:probes]
-        probe_sets = (probe_questions, in_domain)
+        probe_sets = (probe_questions, in_domain, held_out)
         report = asyncio.run(_run(workspace(), data, probe_sets, limit, profile, mode, k))
     if as_json:
         typer.echo(json.dumps(report.model_dump()))
@@ -66,7 +73,7 @@ def answers(
 async def _run(
     ws: Workspace,
     data: AnswerSet,
-    probes: tuple[list[EvalQuestion], list[EvalQuestion]],
+    probes: tuple[list[EvalQuestion], list[EvalQuestion], list[EvalQuestion]],
     limit: int,
     profile: str | None,
     mode: SearchMode,
@@ -87,6 +94,7 @@ async def _run(
             data,
             probes[0],
             domain_probes=probes[1],
+            held_out_probes=probes[2],
             limit=limit,
             profile=profile,
             mode=mode,
@@ -109,7 +117,11 @@ def render(report: AnswerReport) -> str:
         "|---|---|",
         *(f"| {k} | {v:g} |" for k, v in report.metrics.items() if k != "questions"),
     ]
-    for probes, what in ((report.probes, "other-domain"), (report.domain_probes, "same-domain")):
+    for probes, what in (
+        (report.probes, "other-domain"),
+        (report.domain_probes, "same-domain"),
+        (report.held_out_probes, "held-out (same domain, study not indexed)"),
+    ):
         if probes:
             lines += ["", f"unanswerable {what} probes: {int(probes['probes'])} questions", ""]
             lines += ["| metric | value |", "|---|---|"]

@@ -135,6 +135,8 @@ class AnswerReport(BaseModel):
     metrics: dict[str, float] = Field(default_factory=dict)
     probes: dict[str, float] = Field(default_factory=dict)  # other-domain probes
     domain_probes: dict[str, float] = Field(default_factory=dict)  # same-domain probes
+    # PubMedQA questions whose abstract is not indexed: same domain, nothing swapped.
+    held_out_probes: dict[str, float] = Field(default_factory=dict)
     errors: list[str] = Field(default_factory=list)  # the first few failures, for diagnosis
 
 
@@ -161,6 +163,7 @@ async def evaluate_answers(
     probes: Sequence[EvalQuestion] = (),
     *,
     domain_probes: Sequence[EvalQuestion] = (),
+    held_out_probes: Sequence[EvalQuestion] = (),
     limit: int = 20,
     profile: str | None = None,
     mode: SearchMode = "hybrid",
@@ -192,7 +195,12 @@ async def evaluate_answers(
         for q in tqdm(questions, desc="questions", disable=not progress)
     ]
     report.metrics = summarize(asked, data.kind, free_text=data.schema is None)
-    for unanswerable, field in ((probes, "probes"), (domain_probes, "domain_probes")):
+    probe_sets = (
+        (probes, "probes"),
+        (domain_probes, "domain_probes"),
+        (held_out_probes, "held_out_probes"),
+    )
+    for unanswerable, field in probe_sets:
         if unanswerable:
             probed = [
                 await _ask(answerer, kb, base, q, None)

@@ -201,7 +201,8 @@ def test_reports_print_as_before() -> None:
     answers.metrics = {"f1": 0.5}
     assert json.dumps(answers.model_dump()) == (
         '{"dataset": "d", "kind": "tatqa", "profile": "local", "model": "m", "mode": "hybrid", '
-        '"k": 5, "metrics": {"f1": 0.5}, "probes": {}, "domain_probes": {}, "errors": []}'
+        '"k": 5, "metrics": {"f1": 0.5}, "probes": {}, "domain_probes": {}, '
+        '"held_out_probes": {}, "errors": []}'
     )
     retrieval = RetrievalReport(dataset="scifact", queries=3, ingest_seconds=12.5)
     retrieval.modes["bm25"] = {"ndcg@10": 0.6}
