@@ -202,6 +202,8 @@ class Answerer:
         """The answer quoting the passages' best sentences (blocking: it embeds them)."""
         started = time.perf_counter()
         question = prep.request.question
+        # The question, not the retrieval query: a chat follow-up is retrieved with the turns
+        # before it, but the sentences must answer what was asked.
         vector = kb.retriever.embed_query(question)
         picked = extract(question, vector, prep.passages, kb.embedder.embed)
         timings = replace(prep.timings, generate=time.perf_counter() - started)
