@@ -27,6 +27,7 @@ Embed = Callable[[Sequence[str]], Vectors]
 # Split after sentence punctuation followed by a capital, digit or bracket, and at line ends.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])|\n+")
 _WORD = re.compile(r"\w+")
+_CUT_END = re.compile(r"[a-z]$")  # prose that stops on a word, without its full stop
 MIN_WORDS = 4  # shorter fragments ("Results.", a lone table cell) answer nothing
 WORD_WEIGHT = 0.4  # the weight of keyword overlap against the cosine (0.6)
 DUPLICATE_COSINE = 0.9  # a candidate this close to a picked sentence says the same thing
@@ -45,8 +46,17 @@ class Sentence:
 
 
 def split_sentences(passage: Passage) -> list[Sentence]:
-    """The passage's sentences long enough to say something, in order."""
-    pieces = (p.strip() for p in _SENTENCE_END.split(passage.text))
+    """The passage's sentences long enough to say something, in order.
+
+    A chunk is cut by token count, so its first piece may continue a sentence begun in the
+    chunk before (it starts in lower case) and its last may stop mid-sentence (it ends on a
+    lower-case word): quoting half a sentence would misquote, so both are left out.
+    """
+    pieces = [p.strip() for p in _SENTENCE_END.split(passage.text)]
+    if pieces and pieces[0][:1].islower():
+        pieces = pieces[1:]
+    if pieces and _CUT_END.search(pieces[-1]):
+        pieces = pieces[:-1]
     return [
         Sentence(passage.number, p)
         for p in pieces

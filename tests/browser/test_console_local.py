@@ -214,7 +214,7 @@ def test_ask_streams_and_opens_citations(
     # Free text goes to the extractive profile by default: the answer says it is quoted.
     expect(page.get_by_role("heading", name="Quoted from the passages")).to_be_visible()
     expect(page.locator(".quoted-note")).to_contain_text("profile extractive")
-    expect(page.get_by_role("status")).to_contain_text("(extractive)")
+    expect(page.locator("p.status")).to_contain_text("0 tokens · extractive (")
     citation = page.locator("button.citation").first
     label = citation.inner_text()
     match = re.match(r"\[(\d+)\] (\S+) · page (\d+)", label)

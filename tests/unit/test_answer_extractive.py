@@ -191,6 +191,11 @@ def test_sentences_split_at_ends_and_lines_and_drop_fragments() -> None:
     ]
 
 
+def test_sentences_cut_by_the_chunk_boundaries_are_left_out() -> None:
+    text = "of the year before. Sales rose 6% in the quarter. Net income was $1,048 million and"
+    assert [s.text for s in split_sentences(_passage(1, text))] == ["Sales rose 6% in the quarter."]
+
+
 def test_select_skips_near_duplicates_and_weak_sentences() -> None:
     scores = [0.9, 0.89, 0.8, 0.2]
     similarity = np.array(
