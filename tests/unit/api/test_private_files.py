@@ -10,10 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import build_api
-
-from rag.config import Settings
-from rag.generation.fake import ScriptedGenerator
 
 
 @pytest.fixture
@@ -31,28 +27,22 @@ def _modes(root: Path) -> dict[str, int]:
     return found
 
 
-def test_databases_files_and_folders_are_private(
-    lax_umask: None, api_settings: Settings, generator: ScriptedGenerator
-) -> None:
-    built = build_api(api_settings, generator)
-    api: Any = next(built)
-    try:
-        headers = api.key()
-        assert api.client.post("/v1/kbs", json={"name": "docs"}, headers=headers).status_code == 201
-        records = {"documents": [{"id": "a", "text": "private text"}]}
-        job = api.client.post("/v1/kbs/docs/documents", json=records, headers=headers).json()
-        for _ in range(200):
-            state = api.client.get(f"/v1/jobs/{job['id']}", headers=headers).json()["state"]
-            if state == "succeeded":
-                break
-            time.sleep(0.05)
-        assert state == "succeeded"
-        files = {"files": ("notes.txt", b"uploaded text", "text/plain")}
-        api.client.post("/v1/kbs/docs/documents", files=files, headers=headers)
-        api.services.kbs.get("acme__docs").store.flush()
-        modes = _modes(api_settings.data_dir)
-    finally:
-        built.close()
+def test_databases_files_and_folders_are_private(lax_umask: None, api: Any) -> None:
+    # Read while the app runs, so its SQLite -wal and -shm files exist.
+    headers = api.key()
+    assert api.client.post("/v1/kbs", json={"name": "docs"}, headers=headers).status_code == 201
+    records = {"documents": [{"id": "a", "text": "private text"}]}
+    job = api.client.post("/v1/kbs/docs/documents", json=records, headers=headers).json()
+    for _ in range(200):
+        state = api.client.get(f"/v1/jobs/{job['id']}", headers=headers).json()["state"]
+        if state == "succeeded":
+            break
+        time.sleep(0.05)
+    assert state == "succeeded"
+    files = {"files": ("notes.txt", b"uploaded text", "text/plain")}
+    api.client.post("/v1/kbs/docs/documents", files=files, headers=headers)
+    api.services.kbs.get("acme__docs").store.flush()
+    modes = _modes(api.services.settings.data_dir)
     names = set(modes)
     for expected in ("api/keys.db", "api/jobs.db", "kbs/acme__docs/kb.sqlite"):
         assert expected in names, sorted(names)

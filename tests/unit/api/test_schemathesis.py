@@ -9,7 +9,6 @@ Hypothesis directly: schemathesis' pytest plugin does not support pytest 9.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,31 +20,15 @@ Api = Any
 EXAMPLES = 12
 
 
-@pytest.fixture(scope="module")
-def recursive_api(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Api, dict[str, str]]]:
-    """One app for every generated schema (Hypothesis runs them all in one test call)."""
-    from conftest import build_api
-
-    from rag.config import Settings
-    from rag.generation.fake import ScriptedGenerator
-    from rag.generation.profiles import GeneratorProfile
-
-    settings_ = Settings(
-        data_dir=tmp_path_factory.mktemp("recursive") / "data",
-        answer_min_relevance=-1.0,
-        generator_profiles={"local": GeneratorProfile()},
-    )
-    built = build_api(settings_, ScriptedGenerator(name="fake", answer="grounded"))
-    api = next(built)
+@pytest.fixture
+def recursive_api(api: Api) -> tuple[Api, dict[str, str]]:
+    """The app with a KB holding a document, and an admin key of its tenant."""
     headers = api.key("acme")
     api.client.post("/v1/kbs", json={"name": "handbook"}, headers=headers)
     records = [{"id": "refunds", "text": "Refunds are paid within 14 days."}]
     api.client.post("/v1/kbs/handbook/documents", json={"documents": records}, headers=headers)
     time.sleep(0.5)
-    yield api, headers
-    built.close()
+    return api, headers
 
 
 def test_no_operation_answers_5xx(api: Api) -> None:

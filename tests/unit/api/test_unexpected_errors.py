@@ -17,12 +17,9 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from conftest import build_api
 from fastapi import FastAPI
 
 from api.http_protocol import JsonErrorHttpTools
-from rag.config import Settings
-from rag.generation.fake import ScriptedGenerator
 
 
 def _free_port() -> int:
@@ -32,10 +29,8 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def served(api_settings: Settings, generator: ScriptedGenerator) -> Iterator[tuple[str, str]]:
+def served(api: Any) -> Iterator[tuple[str, str]]:
     """A keyed app with a route that fails unexpectedly, on a real server; (base URL, key)."""
-    built = build_api(api_settings, generator)
-    api = next(built)
     app: FastAPI = api.client.app  # type: ignore[assignment]
 
     async def boom() -> None:
@@ -59,7 +54,6 @@ def served(api_settings: Settings, generator: ScriptedGenerator) -> Iterator[tup
     finally:
         server.should_exit = True
         thread.join(timeout=20)
-        built.close()
 
 
 def _is_error_object(response: httpx.Response, status: int) -> dict[str, Any]:
