@@ -25,6 +25,42 @@ from limits.strategies import SlidingWindowCounterRateLimiter
 from api.errors import ApiError
 
 log = logging.getLogger("api.ratelimit")
+# The failed-authentication throttle (api/auth/throttle.py) keeps per-address token buckets in
+# each process: a client failing keys against several replicas is slowed by each of them.
+# How often idle buckets are swept; a bucket refills completely within a minute of idleness
+# (unless deep in deficit), so a sweep per minute keeps memory proportional to active keys.
+_SWEEP_SECONDS = 60.0
+
+
+class Buckets:
+    """One bucket per key, `capacity` units, refilled at `capacity` per minute. Not locked."""
+
+    def __init__(self, per_minute: int) -> None:
+        if per_minute < 1:
+            raise ValueError("a rate limit must allow at least 1 per minute")
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0  # units per second
+        self._levels: dict[str, tuple[float, float]] = {}  # key -> (level, when measured)
+
+    def level(self, key: str, now: float) -> float:
+        level, stamp = self._levels.get(key, (self.capacity, now))
+        return min(self.capacity, level + max(0.0, now - stamp) * self.rate)
+
+    def set(self, key: str, level: float, now: float) -> None:
+        self._levels[key] = (level, now)
+
+    def wait(self, level: float) -> int:
+        """Whole seconds until `level` reaches one unit (at least 1, as Retry-After)."""
+        return max(1, math.ceil((1.0 - level) / self.rate))
+
+    def sweep(self, now: float) -> None:
+        """Forget full buckets: a missing bucket reads as full, so nothing changes."""
+        full = [k for k in self._levels if self.level(k, now) >= self.capacity]
+        for key in full:
+            del self._levels[key]
+
+    def __len__(self) -> int:
+        return len(self._levels)
 
 
 def _limited(message: str, code: str, retry_after: int) -> ApiError:

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, create_engine, event, make_url
 
 from rag.config import Settings
 from rag.errors import ConfigError
+from rag.files import private_dir, private_file
 
 CONTROL_DB = "control.db"
 
@@ -37,7 +38,9 @@ def connect(url: str) -> Engine:
         raise ConfigError(f"invalid RAG_DATABASE_URL: {exc}") from exc
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            # Keys' hashes and tenants' jobs: readable by the service's user only.
+            private_dir(Path(parsed.database).parent)
+            private_file(Path(parsed.database))
         engine = create_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

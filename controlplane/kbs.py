@@ -19,7 +19,7 @@ from controlplane.legacy import kb_row
 from controlplane.schema import knowledge_bases
 from controlplane.tenants import ensure_tenants
 from rag.errors import KBExistsError, KBNotFoundError
-from rag.files import write_atomic
+from rag.files import private_dir, write_atomic
 from rag.kb import CONFIG_FILE, KBConfig, check_name
 
 
@@ -33,6 +33,14 @@ class SqlRegistry:
     def path(self, name: str) -> Path:
         return self.root / check_name(name)
 
+    def exists(self, name: str) -> bool:
+        check_name(name)
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(knowledge_bases.c.name).where(knowledge_bases.c.name == name)
+            ).first()
+        return found is not None
+
     def create(self, config: KBConfig) -> Path:
         folder = self.path(config.name)
         try:
@@ -41,7 +49,7 @@ class SqlRegistry:
                 conn.execute(knowledge_bases.insert().values(**kb_row(config)))
         except IntegrityError:
             raise KBExistsError(f"knowledge base {config.name!r} already exists") from None
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
         write_atomic(folder / CONFIG_FILE, config.model_dump_json(indent=2))
         return folder
 

@@ -12,6 +12,7 @@ being written (see `indexer.ingest`), as `cancelled` (or `failed` when its KB is
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ from indexer.jobs.model import RECORDS_FILE, Job, JobCounts, JobState, JobTarget
 from indexer.jobs.queue import JobQueue
 from indexer.jobs.store import JobStore
 from rag.config import Settings
+from rag.files import PRIVATE_DIR, private_dir
 
 CANCEL_WAIT = 5.0  # seconds `cancel` waits for a running job to reach its stopping point
 CLOSE_WAIT = 30.0  # seconds `forget_kb` waits for a running job (one batch: embed and write)
@@ -43,7 +45,9 @@ class JobManager:
     def upload_folder(self, job_id: str) -> Path:
         """A new, empty folder for a job's uploads (the route streams files into it)."""
         folder = self.uploads / job_id
-        folder.mkdir(parents=True)
+        private_dir(self.uploads)
+        folder.mkdir(mode=PRIVATE_DIR)
+        os.chmod(folder, PRIVATE_DIR)  # mkdir's mode passes through the umask
         return folder
 
     def discard_upload(self, job_id: str) -> None:

@@ -16,6 +16,7 @@ from huey import Huey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 
 from rag.config import Settings
+from rag.files import private_dir, private_file
 
 QUEUE_NAME = "rag-ingest"
 QUEUE_FILE = "queue.db"
@@ -26,7 +27,8 @@ def build_huey(settings: Settings) -> Huey:
     """Redis when RAG_REDIS_URL is set, else a SQLite file in the data directory."""
     if settings.redis_url is not None:
         return RedisHuey(QUEUE_NAME, url=settings.redis_url.get_secret_value(), results=False)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
+    private_file(settings.data_dir / QUEUE_FILE)
     return SqliteHuey(
         QUEUE_NAME, filename=str(settings.data_dir / QUEUE_FILE), results=False, timeout=30
     )

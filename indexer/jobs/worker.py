@@ -17,6 +17,7 @@ delays a job by a round.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -37,8 +38,16 @@ from indexer.jobs.store import JobStore
 from indexer.loaders import ParsePool
 from indexer.settings import parse_settings
 from rag.config import Settings
-from rag.errors import KBNotFoundError
+from rag.errors import (
+    BackendUnavailableError,
+    ConfigError,
+    InvalidInputError,
+    KBNotFoundError,
+    LoaderError,
+)
+from rag.files import private_dir
 from rag.pool import KBPool
+from rag.tenancy import unqualified
 from rag.workspace import OpenKB
 
 log = logging.getLogger("indexer.jobs")
@@ -102,7 +111,7 @@ class JobWorker:
         self._end_reaper()
 
     def _begin(self) -> None:
-        self.uploads.mkdir(parents=True, exist_ok=True)
+        private_dir(self.uploads)
         self.reap()
         # An upload takes at most one request: an older folder of no job is a submit that died.
         keep = {job.id for job in self.store.unfinished()}
@@ -230,7 +239,7 @@ class JobWorker:
     def _failure_message(self, job: Job, exc: Exception) -> str:
         if not self._kb_exists(job):
             return f"knowledge base {job.kb_name!r} was deleted while the job ran"
-        return str(exc) or type(exc).__name__
+        return f"{_public_reason(exc, job.tenant)}; {_stored(job)}"
 
     def _end(self, job: Job, progress: JobProgress, state: JobState, message: str | None) -> None:
         with progress.lock:
@@ -320,6 +329,31 @@ def _gone_here(owner: str) -> bool:
     except PermissionError:  # alive, another user's
         return False
     return False
+
+
+def _public_reason(exc: Exception, tenant: str) -> str:
+    """Why a job failed, as its caller may read it: no paths, no internal names or exceptions."""
+    if isinstance(exc, InvalidInputError | ConfigError | LoaderError):
+        return unqualified(str(exc), tenant)  # written for the caller
+    if isinstance(exc, BackendUnavailableError):
+        return f"{exc.backend} became unavailable"
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
+            return "the server ran out of disk space"
+        cause = cause.__cause__ or cause.__context__
+    return "internal error (the server log has the details)"
+
+
+def _stored(job: Job) -> str:
+    """What a failed run left stored: whole documents only, which a new run skips."""
+    chunks = job.counts.indexed
+    if not chunks:
+        return "nothing was stored"
+    return (
+        f"{chunks} chunks written before the failure are stored and searchable "
+        "(each document whole); a new upload of the same files skips them"
+    )
 
 
 def _success_message(job: Job) -> str | None:
