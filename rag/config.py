@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.embedding.sentence import PACKAGED_EMBEDDER
+from rag.embedding.variants import Device, EmbedRuntime
 from rag.generation.profiles import LOCAL_PROFILE, GeneratorProfile, default_profiles
 from rag.types import IndexKind
 
@@ -28,6 +29,14 @@ class Settings(BaseSettings):
         description="'packaged:all-MiniLM-L6-v2' or a sentence-transformers model folder",
     )
     embed_batch_size: int = Field(default=64, ge=1, le=4096)
+    # What computes the vectors: PyTorch, or the model exported to ONNX Runtime (float32, or
+    # int8 weights). Chosen from bench/embed_variants.py (docs/benchmarks.md, embedding runtimes).
+    embed_runtime: EmbedRuntime = "onnx"
+    # Where the embedder and the local engine's Flat/IVF indexes run; auto takes a CUDA GPU
+    # when one is usable.
+    device: Device = "auto"
+    # Where the embedder's ONNX export is cached; <data_dir>/cache when unset. Tests share one.
+    embed_cache_dir: Path | None = None
     index: IndexKind = "flat"
     chunk_tokens: int = Field(default=200, ge=16, description="upper bound of a chunk, in tokens")
     chunk_overlap: int = Field(default=32, ge=0)
@@ -105,6 +114,10 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+    @property
+    def embed_cache(self) -> Path:
+        return self.cache_dir if self.embed_cache_dir is None else self.embed_cache_dir
 
     @property
     def api_dir(self) -> Path:
