@@ -63,7 +63,11 @@ class OnnxEmbedder:
         self.name = name
         self.batch_size = batch_size
         self.onnx_file = onnx_file
-        self._session = ort.InferenceSession(str(onnx_file), providers=list(providers))
+        options = ort.SessionOptions()
+        # Idle pool threads otherwise spin for work; on a machine whose cores other processes
+        # share, spinning took CPU from the threads doing it (0.66x -> 0.86x torch, one run).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = ort.InferenceSession(str(onnx_file), options, providers=list(providers))
         self.providers: list[str] = self._session.get_providers()
         self.dim = int(self._session.get_outputs()[0].shape[-1])
         self._batcher = HFTokenizer.from_file(str(model_dir / "tokenizer.json"))
