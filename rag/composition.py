@@ -38,6 +38,8 @@ def vector_index_settings(settings: Settings) -> VectorIndexSettings:
         hnsw_ef_search=settings.hnsw_ef_search,
         ivf_nprobe=settings.ivf_nprobe,
         ivfpq_min_chunks=settings.ivfpq_min_chunks,
+        device=settings.device,
+        write_lock_timeout=settings.write_lock_timeout,
     )
 
 

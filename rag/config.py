@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     hnsw_m: int = Field(default=32, ge=4, le=128)
     hnsw_ef_search: int = Field(default=128, ge=8)
     ivf_nprobe: int = Field(default=16, ge=1)
+    # One process writes a local KB at a time (a lock file in its folder); another waits this
+    # long for it, then fails with an error naming the lock.
+    write_lock_timeout: float = Field(default=120.0, ge=0.0)
     # Ingest: chunks per embed call and store write; how often the vector index is saved
     # (the most work a crash can cost; SQLite commits every batch regardless).
     ingest_batch_chunks: int = Field(default=512, ge=1)
