@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 from indexer.chunking.boundaries import find_boundaries, plan_units
 from indexer.chunking.packer import Packer
@@ -13,12 +14,18 @@ from rag.types import Chunk, Document, Section
 # The title is embedded with every chunk for context; a long one is cut so text keeps the room.
 TITLE_TOKENS = 32
 MIN_TOKENS = 16
+DEFAULT_MAX_CHARS = 4000
+_SPACE = re.compile(r"\s")
 
 
 def chunk_document(
-    doc: Document, tokenizer: Tokenizer, max_tokens: int, overlap: int
+    doc: Document,
+    tokenizer: Tokenizer,
+    max_tokens: int,
+    overlap: int,
+    max_chars: int = DEFAULT_MAX_CHARS,
 ) -> list[Chunk]:
-    """Splits `doc` into chunks of at most `max_tokens` tokens that the model never truncates."""
+    """Splits `doc` into chunks of at most `max_tokens` tokens and `max_chars` characters."""
     if max_tokens < MIN_TOKENS:
         raise ValueError(f"max_tokens must be at least {MIN_TOKENS}, got {max_tokens}")
     if not 0 <= overlap < max_tokens / 2:
@@ -35,7 +42,8 @@ def chunk_document(
     chunks: list[Chunk] = []
     for section in doc.sections:
         for text in _section_texts(section.text, tokenizer, limit, overlap):
-            chunks.append(_chunk(doc, section, title, text, len(chunks)))
+            for piece in _capped(text, max_chars):
+                chunks.append(_chunk(doc, section, title, piece, len(chunks)))
     return chunks
 
 
@@ -72,6 +80,20 @@ def _section_texts(text: str, tokenizer: Tokenizer, limit: int, overlap: int) ->
     )
     texts = (view.substring(i, j).strip() for i, j in ranges)
     return [t for t in texts if t]
+
+
+def _capped(text: str, max_chars: int) -> list[str]:
+    """`text` cut into pieces of at most `max_chars`, at whitespace where there is some."""
+    # A word the tokenizer does not know is one token however long (a megabyte without a
+    # space was one chunk), so the token budget alone does not bound a chunk's size.
+    pieces: list[str] = []
+    while len(text) > max_chars:
+        spaces = [m.start() for m in _SPACE.finditer(text, max_chars // 2, max_chars + 1)]
+        cut = spaces[-1] if spaces else max_chars
+        pieces.append(text[:cut].strip())
+        text = text[cut:].strip()
+    pieces.append(text)
+    return [p for p in pieces if p]
 
 
 def _chunk(doc: Document, section: Section, title: str, text: str, position: int) -> Chunk:
