@@ -110,3 +110,44 @@ def test_torch_embedder_on_cuda_matches_cpu(minilm: Embedder) -> None:
     gpu = load_embedder(device="cuda")
     cosines = np.sum(gpu.embed(texts) * minilm.embed(texts), axis=1)
     assert cosines.min() >= 0.9999
+
+
+def test_the_flat_replica_logic_with_a_cpu_stand_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A narrow check of what runs around the GPU calls (ids mapped from positions, the copy
+    # refreshed after every change) on machines without one: faiss' GPU classes are replaced
+    # by CPU ones with the same interface. The real GPU runs in the tests above.
+    import faiss
+
+    from rag.stores.local import gpu as gpu_module
+
+    # The process-wide GPU resources go back to what they were (real ones on a GPU machine).
+    monkeypatch.setattr(gpu_module, "_resources", None)
+    copies: list[int] = []
+
+    def flat_ip(res: object, dim: int) -> faiss.Index:
+        copies.append(dim)
+        return faiss.IndexFlatIP(dim)
+
+    monkeypatch.setattr(faiss, "StandardGpuResources", object, raising=False)
+    monkeypatch.setattr(faiss, "get_num_gpus", lambda: 1)
+    monkeypatch.setattr(faiss, "GpuIndexFlatIP", flat_ip, raising=False)
+    vectors, queries = _random(500), _random(20, seed=3)
+    ids = np.arange(1000, 1500, dtype=np.int64)
+    cpu = VectorIndex.empty("flat", DIM, VectorIndexSettings(device="cpu"))
+    gpu = VectorIndex.empty("flat", DIM, VectorIndexSettings(device="cuda"))
+    assert gpu._on_gpu and not cpu._on_gpu
+    for index in (cpu, gpu):
+        index.add(ids, vectors)
+    assert [list(gpu.search(q, 5)[1]) for q in queries] == [
+        list(cpu.search(q, 5)[1]) for q in queries
+    ]
+    for index in (cpu, gpu):
+        index.remove(ids[::2])
+    for q in queries:
+        found = gpu.search(q, 5)[1]
+        assert list(found) == list(cpu.search(q, 5)[1])
+        assert not set(found) & set(ids[::2].tolist())
+    # Filtered searches stay on the CPU index: no GPU index takes an id selector.
+    allowed = ids[1::2][:10]
+    assert set(gpu.search(queries[0], 5, allowed)[1]) <= set(allowed.tolist())
+    assert len(copies) == 2  # one copy per change that a search followed

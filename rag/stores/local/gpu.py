@@ -65,10 +65,10 @@ class GpuReplica:
         if kind == "flat":
             inner: Any = faiss.downcast_index(cpu_index.index)
             n, dim = int(inner.ntotal), int(inner.d)
-            vectors = faiss.rev_swig_ptr(inner.get_xb(), n * dim).reshape(n, dim)
             self._index = faiss.GpuIndexFlatIP(res, dim)
             if n:
-                self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+                # Positions in the GPU index are positions in the CPU one: ids map through id_map.
+                self._index.add(np.ascontiguousarray(inner.reconstruct_n(0, n), dtype=np.float32))
             self._ids: Ids | None = faiss.vector_to_array(cpu_index.id_map).astype(np.int64)
         elif kind == "ivfpq":
             options = faiss.GpuClonerOptions()
