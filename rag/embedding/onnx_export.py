@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -78,12 +81,19 @@ def check_exportable(model_dir: Path) -> None:
 def _export(model_dir: Path, path: Path) -> None:
     import torch  # only the one-time export needs PyTorch
     from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # noise in CLI output
     bert = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
     example = tuple(torch.ones(2, 16, dtype=torch.long) for _ in INPUTS)
     batch, seq = torch.export.Dim("batch"), torch.export.Dim("seq", max=512)
     tmp = path.with_name("export.tmp.onnx")
-    with warnings.catch_warnings():
+    # The exporter logs a warning per torchvision operator it cannot register (torchvision is
+    # not installed, nor needed): noise on the first `rag` command of a machine.
+    exporter_log = logging.getLogger("torch.onnx")
+    level = exporter_log.level
+    exporter_log.setLevel(logging.ERROR)
+    with warnings.catch_warnings(), _restored(exporter_log, level):
         warnings.simplefilter("ignore")  # the exporter's deprecation chatter, not ours to fix
         program = torch.onnx.export(
             _MeanPooled(bert),
@@ -101,15 +111,33 @@ def _export(model_dir: Path, path: Path) -> None:
     replace_durably(tmp, path)
 
 
+@contextmanager
+def _restored(logger: logging.Logger, level: int) -> Iterator[None]:
+    """Set `logger` back to `level` when the block ends, however it ends."""
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _quantize(fp32: Path, path: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     tmp = path.with_name("quantize.tmp.onnx")
     # Per-channel weights on the MatMuls only: per-tensor int8 over every op moved vectors to
     # cosine 0.89 against float32 on SciFact abstracts; this keeps them above 0.98.
-    quantize_dynamic(
-        fp32, tmp, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
-    )
+    # The quantiser logs advice about pre-processing to the root logger; not for our users.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    with _restored(root, level):
+        quantize_dynamic(
+            fp32,
+            tmp,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul"],
+        )
     replace_durably(tmp, path)
 
 
