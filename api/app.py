@@ -44,7 +44,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         asyncio.get_running_loop().set_default_executor(executor)
         built = services or Services.build(settings, metrics=metrics)
         app.state.services = built
-        warmup = Warmup(built.router, built.router.resolve("general"))
+        # The profile that generates: a quoting default has nothing to load, schemas do.
+        warmup = Warmup(built.router, built.router.resolve("general", schema=True))
         app.state.warmup = warmup
         warmup.start()
         built.start()

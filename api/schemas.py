@@ -428,9 +428,14 @@ class AnswerOut(BaseModel):
     passages: list[PassageOut]
     usage: UsageOut
     timings: AnswerTimings
-    profile: str
-    model: str
+    profile: str = Field(description="the profile that produced the answer")
+    model: str = Field(description="its model; `extractive (<embedder>)` when quoted")
     attempts: int = Field(description="generations run: 0 when no passage was relevant")
+    quoted: bool = Field(
+        default=False,
+        description="true when `answer` is sentences quoted verbatim from the cited passages "
+        "(the extractive profile): quoted, not written by a model",
+    )
 
     @classmethod
     def of(cls, answer: Answer) -> AnswerOut:
@@ -451,6 +456,7 @@ class AnswerOut(BaseModel):
             profile=answer.profile,
             model=answer.model,
             attempts=answer.attempts,
+            quoted=answer.quoted,
         )
 
 

@@ -210,6 +210,17 @@ class Choice(BaseModel):
     logprobs: None = None
 
 
+class AnsweredBy(BaseModel):
+    """What produced a completion: the profile, its model, and whether the text is quoted."""
+
+    profile: str
+    model: str = Field(description="the generator's model; `extractive (<embedder>)` when quoted")
+    quoted: bool = Field(
+        description="true when the content is sentences quoted verbatim from the cited "
+        "passages (the extractive profile), not text a model wrote"
+    )
+
+
 class ChatCompletion(BaseModel):
     id: str = Field(examples=["chatcmpl-0f9c2b7e"])
     object: Literal["chat.completion"] = "chat.completion"
@@ -220,6 +231,7 @@ class ChatCompletion(BaseModel):
     citations: list[CitationObject] = Field(
         description="the passages the answer cites; empty for an abstention"
     )
+    answered_by: AnsweredBy
     system_fingerprint: None = None
 
 
@@ -252,6 +264,9 @@ class ChatCompletionChunk(BaseModel):
     choices: list[ChunkChoice]
     usage: CompletionUsage | None = None
     citations: list[CitationObject] | None = Field(
+        default=None, exclude_if=_unset, description="on the last chunk only"
+    )
+    answered_by: AnsweredBy | None = Field(
         default=None, exclude_if=_unset, description="on the last chunk only"
     )
     system_fingerprint: None = None

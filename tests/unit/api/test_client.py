@@ -99,6 +99,7 @@ ANSWER_JSON = {
     "profile": "default",
     "model": "fake",
     "attempts": 1,
+    "quoted": False,
 }
 
 
