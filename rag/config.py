@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -117,6 +118,17 @@ class Settings(BaseSettings):
     api_jwt_ttl: int = Field(default=900, ge=30, le=86_400)
     # HS256 signing secret; when unset one is generated once and kept under the data dir.
     api_jwt_secret: SecretStr | None = None
+    # Who may read /metrics and the checks of /readyz (its status is always public, for
+    # probes), and /docs, /redoc and /openapi.json: `open` anyone; `loopback` clients on
+    # loopback, or anyone sending `Authorization: Bearer <RAG_API_OPS_TOKEN>`; `token` only
+    # the latter. Metrics and readiness details describe the whole service, not one tenant,
+    # so they are the operator's: a tenant's API key does not open them.
+    api_ops_access: Literal["open", "loopback", "token"] = "loopback"
+    api_docs_access: Literal["open", "loopback", "token"] = "open"
+    api_ops_token: SecretStr | None = None
+    # Failed authentications (401) allowed per client address per minute; past that the
+    # address gets 429 until its allowance refills, so keys cannot be guessed at speed.
+    api_auth_failures_per_minute: int = Field(default=30, ge=1)
     # One thread owns the embedder; queries that queue while it encodes are encoded together
     # in the next batch. A window makes the first query of a batch wait for more as well:
     # bench/api_load.py measured no gain from 5 ms at 32 clients and a 12% cost at 1 client.

@@ -150,12 +150,12 @@ class ChatCompletionRequest(BaseModel):
         "grounded in the KB, with the citations in `citations`",
     )
     max_tokens: int | None = Field(
-        default=None, ge=16, le=8192, description="the answer's generation budget"
+        default=None, strict=True, ge=16, le=8192, description="the answer's generation budget"
     )
     max_completion_tokens: int | None = Field(
-        default=None, ge=16, le=8192, description="same as `max_tokens` (which wins)"
+        default=None, strict=True, ge=16, le=8192, description="same as `max_tokens` (which wins)"
     )
-    n: int | None = Field(default=None, description="only 1 is supported")
+    n: int | None = Field(default=None, strict=True, description="only 1 is supported")
     tools: list[Any] | None = Field(default=None, description="not supported (400)")
     functions: list[Any] | None = Field(default=None, description="not supported (400)")
     logprobs: bool | None = Field(default=None, description="not supported (400 when true)")

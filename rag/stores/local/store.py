@@ -33,6 +33,7 @@ from readerwriterlock import rwlock
 
 from rag.embedding.base import Vectors
 from rag.errors import ConfigError, InvalidInputError, StoreError
+from rag.files import private_dir, private_file
 from rag.stores.base import DocumentWrite, Filters
 from rag.stores.checks import check_k, query_vector, write_vectors
 from rag.stores.local import schema
@@ -74,13 +75,15 @@ class LocalStore:
         self._settings = settings
         # Writer-preferring: a write waiting behind a stream of searches is not starved.
         self._rw = rwlock.RWLockWrite()
-        self._file_lock = FileLock(folder / LOCK_FILE, timeout=settings.write_lock_timeout)
+        self._file_lock = FileLock(
+            folder / LOCK_FILE, timeout=settings.write_lock_timeout, mode=0o600
+        )
         self._readers = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._closed = False
-        folder.mkdir(parents=True, exist_ok=True)
-        self._conn = schema.connect(folder / DB_FILE)
+        private_dir(folder)
+        self._conn = schema.connect(private_file(folder / DB_FILE))
         try:
             with self._cross_process():
                 self._check_dim()

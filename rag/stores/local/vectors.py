@@ -185,8 +185,13 @@ class VectorIndex:
     def save(self, path: Path) -> None:
         """Write to `path` atomically: a temp file, fsync, rename, fsync of the folder."""
         tmp = path.with_name(path.name + ".tmp")
-        faiss.write_index(self._index, str(tmp))
-        replace_durably(tmp, path)
+        try:
+            faiss.write_index(self._index, str(tmp))
+            replace_durably(tmp, path)
+        except BaseException:
+            # A full disk must not leave a partial file beside the index until the next open.
+            tmp.unlink(missing_ok=True)
+            raise
 
     def _gpu(self) -> GpuReplica:
         """The GPU replica, copied from the CPU index if it changed since the last copy."""
