@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from typing import Any
 from filelock import FileLock
 
 from rag.errors import ConfigError
-from rag.files import replace_durably
+from rag.files import private_dir, replace_durably
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUT = "sentence_embedding"  # not "embedding": BERT's graph already has a node of that name
@@ -43,9 +44,10 @@ def onnx_model(model_dir: Path, cache_dir: Path, quantized: bool) -> Path:
     if target.exists():
         return target
     check_exportable(model_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    # Private like everything else under the data directory (rag/files.py).
+    private_dir(folder)
     # Two processes starting at once export once; the second waits and then finds the file.
-    with FileLock(folder / "export.lock"):
+    with FileLock(folder / "export.lock", mode=0o600):
         if not fp32.exists():
             _export(model_dir, fp32)
         if quantized and not int8.exists():
@@ -108,6 +110,7 @@ def _export(model_dir: Path, path: Path) -> None:
     if program is None:
         raise ConfigError(f"exporting {model_dir} to ONNX produced no program")
     program.save(str(tmp))
+    os.chmod(tmp, 0o600)
     replace_durably(tmp, path)
 
 
@@ -138,6 +141,7 @@ def _quantize(fp32: Path, path: Path) -> None:
             per_channel=True,
             op_types_to_quantize=["MatMul"],
         )
+    os.chmod(tmp, 0o600)
     replace_durably(tmp, path)
 
 
