@@ -18,7 +18,7 @@ from indexer.jobs.queue import JobQueue, build_huey
 from indexer.jobs.store import JobStore
 from indexer.jobs.worker import JobWorker
 from rag.answer import Answerer
-from rag.composition import answer_settings, build_embedder, router_settings
+from rag.composition import answer_settings, configured_embedder, router_settings
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.embedding.batching import MicroBatchingEmbedder, batched
@@ -59,7 +59,7 @@ class Services:
         `router` and `embedder` let tests substitute fakes for the models.
         """
         private_dir(settings.api_dir)
-        inner = embedder or build_embedder(settings)
+        inner = embedder or configured_embedder(settings)
         shared = batched(
             inner,
             settings.embed_batch_window_ms,

@@ -23,7 +23,7 @@ def worker(
     from indexer.jobs.queue import JobQueue, build_huey
     from indexer.jobs.store import JobStore
     from indexer.jobs.worker import JobWorker
-    from rag.composition import build_embedder
+    from rag.composition import configured_embedder
     from rag.pool import KBPool
     from rag.workspace import Workspace
 
@@ -31,7 +31,7 @@ def worker(
     settings = get_settings()
     with reported_errors():
         engine = open_control_plane(settings)
-    embedder = build_embedder(settings)
+    embedder = configured_embedder(settings)
     registry = SqlRegistry(engine, settings.kb_root)
     kbs = KBPool(Workspace(settings, embedder=embedder, registry=registry))
     runner = JobWorker(

@@ -21,6 +21,27 @@ if TYPE_CHECKING:
     from rag.answer.settings import AnswerSettings
 
 
+def configured_embedder(settings: Settings) -> Embedder:
+    """The configured model on the configured runtime and device (loaded once per process),
+    or computed by the embeddings server RAG_EMBEDDER_URL."""
+    if settings.embedder_url:
+        key = settings.embedder_api_key
+        return load_remote_embedder(
+            settings.embedder,
+            settings.embedder_url,
+            settings.embedder_model,
+            key.get_secret_value() if key else None,
+            settings.embed_batch_size,
+        )
+    return load_embedder(
+        settings.embedder,
+        settings.embed_batch_size,
+        settings.embed_runtime,
+        settings.embed_cache,
+        settings.device,
+    )
+
+
 def vector_index_settings(settings: Settings) -> VectorIndexSettings:
     """How the local engine builds and searches FAISS indexes."""
     return VectorIndexSettings(
@@ -28,6 +49,8 @@ def vector_index_settings(settings: Settings) -> VectorIndexSettings:
         hnsw_ef_search=settings.hnsw_ef_search,
         ivf_nprobe=settings.ivf_nprobe,
         ivfpq_min_chunks=settings.ivfpq_min_chunks,
+        device=settings.device,
+        write_lock_timeout=settings.write_lock_timeout,
     )
 
 
@@ -70,17 +93,3 @@ def answer_settings(settings: Settings) -> AnswerSettings:
     from rag.answer.settings import AnswerSettings
 
     return AnswerSettings(k=settings.answer_k, min_relevance=settings.answer_min_relevance)
-
-
-def build_embedder(settings: Settings) -> Embedder:
-    """The configured embedder: in process, or on the embeddings server RAG_EMBEDDER_URL."""
-    if settings.embedder_url:
-        key = settings.embedder_api_key
-        return load_remote_embedder(
-            settings.embedder,
-            settings.embedder_url,
-            settings.embedder_model,
-            key.get_secret_value() if key else None,
-            settings.embed_batch_size,
-        )
-    return load_embedder(settings.embedder, settings.embed_batch_size)

@@ -22,6 +22,7 @@ from typing import Protocol
 from pydantic import BaseModel, Field, model_validator
 
 from rag.embedding.base import Embedder
+from rag.embedding.variants import EmbedRuntime
 from rag.errors import ConfigError, KBExistsError, KBNotFoundError
 from rag.files import private_dir, write_atomic
 from rag.retrieval import Retriever
@@ -42,6 +43,8 @@ class KBConfig(BaseModel):
     chunk_tokens: int = Field(default=200, ge=16)
     chunk_overlap: int = Field(default=32, ge=0)
     embedder: str
+    # The runtime that computed the vectors; KBs from before runtimes were recorded used torch.
+    embed_runtime: EmbedRuntime = "torch"
     dim: int = Field(ge=1)
     domain: str = "general"
     # The tenant that owns the KB; the CLI works as tenant `default`.

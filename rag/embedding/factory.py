@@ -1,4 +1,4 @@
-"""Builds the configured embedder; one loaded model per process and name."""
+"""Builds the configured embedder; one loaded model per process, name, runtime and device."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from rag.embedding.base import Embedder
+from rag.embedding.device import onnx_providers, resolve_device
 from rag.embedding.remote import RemoteEmbedder, probe_dim, remote_client
 from rag.embedding.sentence import (
     PACKAGED_EMBEDDER,
@@ -14,6 +15,7 @@ from rag.embedding.sentence import (
     SentenceTransformerEmbedder,
     packaged_model_dir,
 )
+from rag.embedding.variants import Device, EmbedRuntime
 from rag.errors import ConfigError
 
 
@@ -26,10 +28,29 @@ def _model_folder(spec: str) -> tuple[Path, str]:
 
 
 @lru_cache(maxsize=4)
-def load_embedder(spec: str = PACKAGED_EMBEDDER, batch_size: int = 64) -> Embedder:
-    """`packaged:all-MiniLM-L6-v2` or a path to a sentence-transformers folder."""
-    folder, name = _model_folder(spec)
-    return SentenceTransformerEmbedder(folder, name, batch_size)
+def load_embedder(
+    spec: str = PACKAGED_EMBEDDER,
+    batch_size: int = 64,
+    runtime: EmbedRuntime = "torch",
+    cache_dir: Path | None = None,
+    device: Device = "cpu",
+) -> Embedder:
+    """`packaged:all-MiniLM-L6-v2` or a path to a sentence-transformers folder, on `runtime`.
+
+    The ONNX runtimes export the model into `cache_dir` on first use.
+    """
+    model_dir, name = _model_folder(spec)
+    resolved = resolve_device(device, runtime)
+    if runtime == "torch":
+        return SentenceTransformerEmbedder(model_dir, name, batch_size, resolved)
+    if cache_dir is None:
+        raise ConfigError(f"the {runtime} embedding runtime needs a cache folder for its export")
+    # Imported here: the torch runtime never needs ONNX Runtime, nor the ONNX one torch.
+    from rag.embedding.onnx_export import onnx_model
+    from rag.embedding.ort import OnnxEmbedder
+
+    onnx_file = onnx_model(model_dir, cache_dir, quantized=runtime == "onnx-int8")
+    return OnnxEmbedder(model_dir, onnx_file, name, batch_size, onnx_providers(resolved))
 
 
 def load_remote_embedder(
