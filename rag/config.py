@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.embedding.sentence import PACKAGED_EMBEDDER
 from rag.generation.profiles import LOCAL_PROFILE, GeneratorProfile, default_profiles
-from rag.types import IndexKind
+from rag.types import FusionKind, IndexKind
 
 
 class Settings(BaseSettings):
@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     # Candidates each mode contributes to hybrid fusion.
     hybrid_candidates: int = Field(default=100, ge=10)
     rrf_k: int = Field(default=60, ge=1)
+    # New KBs' hybrid fusion and dense weight (rag/retrieval/fusion.py; docs/evaluation.md
+    # measures every kind) and whether their chunks get headers (indexer/chunking/header.py).
+    fusion: FusionKind = "rrf"
+    fusion_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    chunk_headers: bool = True
 
     # Elasticsearch engine (KBs created with --engine elasticsearch).
     es_url: str = "http://127.0.0.1:9200"

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, model_validator
 from rag.embedding.base import Embedder
 from rag.errors import ConfigError, KBExistsError, KBNotFoundError
 from rag.files import write_atomic
-from rag.retrieval import Retriever
+from rag.retrieval import FusionKind, Retriever
 from rag.stores.base import Store
 from rag.types import EngineKind, IndexKind
 
@@ -39,6 +39,12 @@ class KBConfig(BaseModel):
     embedder: str
     dim: int = Field(ge=1)
     domain: str = "general"
+    # Hybrid search's fusion and its dense weight; a search request may ask for another.
+    fusion: FusionKind = "rrf"
+    fusion_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    # Whether each chunk is indexed and embedded under a header (document title, section
+    # heading). False for KBs made before headers existed: their chunks have none.
+    chunk_headers: bool = False
     # The tenant that owns the KB; the CLI works as tenant `default`.
     tenant: str = "default"
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())

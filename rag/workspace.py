@@ -10,7 +10,7 @@ from rag.config import Settings
 from rag.embedding import Embedder, load_embedder
 from rag.errors import ConfigError
 from rag.kb import KBConfig, OpenKB, Registry
-from rag.retrieval import Retriever
+from rag.retrieval import Fusion, FusionKind, Retriever
 from rag.stores.factory import drop_store, open_store
 from rag.types import EngineKind, IndexKind
 
@@ -44,6 +44,9 @@ class Workspace:
         chunk_overlap: int | None = None,
         domain: str = "general",
         tenant: str = "default",
+        fusion: FusionKind | None = None,
+        fusion_weight: float | None = None,
+        chunk_headers: bool | None = None,
     ) -> KBConfig:
         """Register a new KB bound to the current embedder."""
         embedder = self.embedder()
@@ -60,6 +63,13 @@ class Workspace:
                 dim=embedder.dim,
                 domain=domain,
                 tenant=tenant,
+                fusion=fusion or self.settings.fusion,
+                fusion_weight=self.settings.fusion_weight
+                if fusion_weight is None
+                else fusion_weight,
+                chunk_headers=self.settings.chunk_headers
+                if chunk_headers is None
+                else chunk_headers,
             )
         except ValueError as exc:  # pydantic's ValidationError is a ValueError
             raise ConfigError(str(exc)) from exc
@@ -78,7 +88,10 @@ class Workspace:
             )
         folder = self.registry.path(name)
         store = open_store(config, folder, self.stores)
-        retriever = Retriever(store, embedder, self.settings.hybrid_candidates, self.settings.rrf_k)
+        fusion = Fusion(config.fusion, config.fusion_weight)
+        retriever = Retriever(
+            store, embedder, self.settings.hybrid_candidates, self.settings.rrf_k, fusion
+        )
         return OpenKB(config, folder, store, embedder, retriever)
 
     def list(self) -> list[KBConfig]:

@@ -153,7 +153,10 @@ class Answerer:
         k = request.k or self.k
         query = request.question if request.query is None else request.query
         vector = kb.retriever.embed_query(query)
-        hits = kb.retriever.search(query, request.mode, k, request.filters, vector=vector)
+        fusion = kb.retriever.fusion_for(request.fusion, request.fusion_weight)
+        hits = kb.retriever.search(
+            query, request.mode, k, request.filters, vector=vector, fusion=fusion
+        )
         scores = relevance(hits, vector, kb.store, kb.embedder)
         threshold = self.min_relevance if request.min_relevance is None else request.min_relevance
         return above(hits, scores, threshold)

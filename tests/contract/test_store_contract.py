@@ -8,9 +8,9 @@ import pytest
 
 from rag.embedding.base import Vectors
 from rag.errors import InvalidInputError
-from rag.retrieval import Retriever
+from rag.retrieval import FUSION_KINDS, Fusion, Retriever
 from rag.stores.base import DocumentWrite, Filters, Store
-from rag.types import Hit
+from rag.types import FusionKind, Hit
 
 Embed = Callable[[str], Vectors]
 Reopen = Callable[[Store], Store]
@@ -323,3 +323,23 @@ def test_a_selective_filter_still_finds_its_few_matches(
     assert doc_ids(store.search_dense(embed("river stone"), 6, rare)) == expected
     assert len(store.search_dense(embed("river stone"), 6, rare)) == 6
     assert len(store.search_dense(embed("orbit carbon"), 100, rare)) == 6
+
+
+@pytest.mark.parametrize("kind", FUSION_KINDS)
+def test_hybrid_fusion_weight_moves_between_the_two_rankings(
+    filled: Store, retriever: Retriever, embed: Embed, kind: FusionKind
+) -> None:
+    # A query where the rankings disagree on the order below the top: the fused order with
+    # all weight on one side is that side's order, on every engine (scores differ by engine,
+    # normalised or ranked fusion does not care).
+    query = "light energy sugars water carbon dioxide"
+    dense = [h.chunk.id for h in filled.search_dense(embed(query), 20)]
+    bm25 = [h.chunk.id for h in filled.search_bm25(query, 20)]
+    assert dense[:2] != bm25[:2]  # the test needs two different rankings
+    only_dense = retriever.search(query, "hybrid", 2, fusion=Fusion(kind, 1.0))
+    only_bm25 = retriever.search(query, "hybrid", 2, fusion=Fusion(kind, 0.0))
+    assert [h.chunk.id for h in only_dense] == dense[:2]
+    assert [h.chunk.id for h in only_bm25] == bm25[:2]
+    if kind != "rrf":  # a normalised score: the best of the weighted side is exactly 1
+        assert only_dense[0].score == pytest.approx(1.0)
+        assert only_bm25[0].score == pytest.approx(1.0)
