@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     # asked of the other dataset's KB, 0.08-0.41 (all but two < 0.4). Other embedders differ.
     answer_k: int = Field(default=5, ge=1, le=50)
     answer_min_relevance: float = Field(default=0.4, ge=-1.0, le=1.0)
+    # Retrieve with a question's informative part, its instructions dropped
+    # (rag/retrieval/query.py); docs/evaluation.md measures it on the dev sets.
+    answer_focus_query: bool = False
 
     # HTTP API (`rag serve`). No-auth mode is refused on any non-loopback bind.
     api_no_auth: bool = False
