@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 from indexer.loaders.decode import read_text
+from indexer.loaders.limits import LoadLimits
 from rag.errors import LoaderError
 from rag.types import Document, Section
 
@@ -14,7 +15,7 @@ _DELIMITERS = ",;\t|"
 _SNIFF_CHARS = 64 * 1024
 
 
-def load_csv(path: Path, doc_id: str) -> list[Document]:
+def load_csv(path: Path, doc_id: str, limits: LoadLimits) -> list[Document]:
     """Load a CSV; ids are `doc_id#<id column>` when an `id` column exists, else `doc_id#rowN`."""
     text = read_text(path)
     reader = csv.reader(io.StringIO(text), dialect=_sniff(text))

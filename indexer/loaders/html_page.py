@@ -9,7 +9,9 @@ from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWar
 from bs4.element import NavigableString, PreformattedString, Tag
 
 from indexer.loaders.decode import read_text
+from indexer.loaders.limits import LoadLimits
 from indexer.loaders.sections import SectionBuilder
+from rag.errors import LoaderError
 from rag.types import Document, Section
 
 # Never content: code, styling, navigation and interactive chrome.
@@ -24,13 +26,14 @@ _BLOCKS = {
 }  # fmt: skip
 
 
-def load_html(path: Path, doc_id: str) -> list[Document]:
+def load_html(path: Path, doc_id: str, limits: LoadLimits) -> list[Document]:
     """Load an .html/.htm page; prefers <main>, then <article>, else the whole body."""
     with warnings.catch_warnings():
         # Harmless guesses about the input (XHTML, a tiny file that looks like a URL).
         warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
         soup = BeautifulSoup(read_text(path), "lxml")
+    _check_depth(soup, limits.max_html_depth)
     title = " ".join(soup.title.get_text().split()) if soup.title else ""
     for tag in soup.find_all(_DROP):
         tag.decompose()
@@ -45,6 +48,22 @@ def load_html(path: Path, doc_id: str) -> list[Document]:
     if not title and first_h1 is not None:
         title = " ".join(first_h1.get_text(" ").split())
     return [Document(id=doc_id, sections=sections, title=title or path.stem)]
+
+
+def _check_depth(soup: BeautifulSoup, limit: int) -> None:
+    """LoaderError when elements nest deeper than `limit`; measured without recursion."""
+    # The walk below and BeautifulSoup's own tree helpers recurse once per level, so a deep
+    # page would end in RecursionError; measured here first, the file gets a clear reason.
+    depth: dict[int, int] = {id(soup): 0}
+    for node in soup.descendants:
+        if isinstance(node, Tag):
+            level = depth[id(node.parent)] + 1
+            if level > limit:
+                raise LoaderError(
+                    f"HTML nests elements more than {limit} levels deep "
+                    "(limit RAG_INGEST_MAX_HTML_DEPTH)"
+                )
+            depth[id(node)] = level
 
 
 def _roots(soup: BeautifulSoup) -> list[Tag]:

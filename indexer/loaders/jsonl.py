@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from indexer.loaders.decode import decode_bytes
+from indexer.loaders.decode import BINARY_SNIFF_BYTES, check_not_binary, decode_bytes
+from indexer.loaders.limits import LoadLimits
 from rag.errors import LoaderError
 from rag.types import Document, Section
 
@@ -31,6 +32,8 @@ def iter_lines(path: Path) -> Iterator[Document | LineError]:
     blank = True
     # Streamed line by line so a multi-GB corpus never sits in memory at once.
     with path.open("rb") as fh:
+        check_not_binary(fh.read(BINARY_SNIFF_BYTES))
+        fh.seek(0)
         for number, raw in enumerate(fh, start=1):
             line = decode_bytes(raw).strip()
             if not line:
@@ -50,7 +53,7 @@ def iter_lines(path: Path) -> Iterator[Document | LineError]:
         raise LoaderError("empty file")
 
 
-def load_jsonl(path: Path, doc_id: str) -> list[Document]:
+def load_jsonl(path: Path, doc_id: str, limits: LoadLimits) -> list[Document]:
     """Strict form for a single file: the first bad line raises LoaderError naming it."""
     docs = []
     for item in iter_lines(path):

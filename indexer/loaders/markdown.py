@@ -8,6 +8,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from indexer.loaders.decode import read_text
+from indexer.loaders.limits import LoadLimits
 from indexer.loaders.sections import SectionBuilder
 from rag.types import Document
 
@@ -15,7 +16,7 @@ from rag.types import Document
 _INLINE_TEXT = {"text", "code_inline"}
 
 
-def load_markdown(path: Path, doc_id: str) -> list[Document]:
+def load_markdown(path: Path, doc_id: str, limits: LoadLimits) -> list[Document]:
     """Load a Markdown file; title: front-matter `title`, else the first H1, else the stem."""
     lines = read_text(path).split("\n")
     front_title, start = _front_matter(lines)

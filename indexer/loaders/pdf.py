@@ -1,53 +1,73 @@
-"""PDF loader: one section per page (1-based), tables kept in page order as text rows."""
+"""PDF loader (pypdfium2): one section per page (1-based), text in visual reading lines."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-import pdfplumber
-from pdfminer.pdfdocument import PDFEncryptionError
-from pdfplumber.utils.exceptions import PdfminerException
+import pypdfium2 as pdfium
 
-from indexer.loaders.pdf_page import page_text
+from indexer.loaders.limits import LoadLimits
+from indexer.loaders.pdf_layout import page_text
 from rag.errors import LoaderError
 from rag.types import Document, Section
 
+# SEC EDGAR stamps the filing's accession number as the title: 0000320193-19-000119.
+_ACCESSION = re.compile(r"\d{10}-\d{2}-\d{6}")
+# Titles that word processors and converters write when the author set none.
+_PLACEHOLDERS = {"document", "untitled", "title", "pdf", "none", "unknown", "microsoft word"}
+_FILE_NAME = re.compile(r".*\.(docx?|pdf|rtf|odt|html?|txt|xlsx?|pptx?)", re.IGNORECASE)
 
-def load_pdf(path: Path, doc_id: str) -> list[Document]:
+
+def load_pdf(path: Path, doc_id: str, limits: LoadLimits) -> list[Document]:
     """Load a PDF; LoaderError for encrypted, corrupt or text-less (scanned) files."""
     try:
-        sections, title, pages = _read(path)
-    except LoaderError:
-        raise
-    except Exception as exc:
-        # pdfminer raises dozens of unrelated types on malformed input; each one means
-        # "this file cannot be parsed", which a batch reports and moves past.
+        pdf = pdfium.PdfDocument(path)
+    except pdfium.PdfiumError as exc:
         raise LoaderError(_reason(exc)) from exc
+    try:
+        sections = []
+        pages = len(pdf)
+        for number in range(1, pages + 1):
+            page = pdf[number - 1]
+            try:
+                text = page_text(page).strip()
+            finally:
+                page.close()  # long PDFs stay in bounded memory
+            if text:
+                sections.append(Section(text=text, page=number))
+        title = pdf.get_metadata_dict().get("Title", "")
+    finally:
+        pdf.close()
     if not sections:
         raise LoaderError(f"no extractable text on any of {pages} pages (scanned PDF?)")
     return [
-        Document(id=doc_id, sections=sections, title=title or path.stem, metadata={"pages": pages})
+        Document(
+            id=doc_id,
+            sections=tuple(sections),
+            title=meaningful_title(title) or path.stem,
+            metadata={"pages": pages},
+        )
     ]
 
 
-def _read(path: Path) -> tuple[tuple[Section, ...], str, int]:
-    sections = []
-    with pdfplumber.open(path) as pdf:
-        title = pdf.metadata.get("Title")
-        for number, page in enumerate(pdf.pages, start=1):
-            text = page_text(page).strip()
-            page.close()  # drop the page's parsed objects: long PDFs stay in bounded memory
-            if text:
-                sections.append(Section(text=text, page=number))
-        pages = len(pdf.pages)
-    clean_title = " ".join(title.split()) if isinstance(title, str) else ""
-    return tuple(sections), clean_title, pages
+def meaningful_title(title: str) -> str:
+    """The metadata title when it names the document; '' for ids, placeholders, file names."""
+    title = " ".join(title.split())
+    lowered = title.lower()
+    if (
+        sum(c.isalpha() for c in title) < 3
+        or _ACCESSION.fullmatch(title)
+        or lowered in _PLACEHOLDERS
+        or lowered.startswith("microsoft word - ")
+        or _FILE_NAME.fullmatch(title)
+    ):
+        return ""
+    return title
 
 
-def _reason(exc: Exception) -> str:
-    # pdfplumber wraps pdfminer's own error as the first argument.
-    inner = exc.args[0] if isinstance(exc, PdfminerException) and exc.args else exc
-    if isinstance(inner, PDFEncryptionError):
+def _reason(exc: pdfium.PdfiumError) -> str:
+    message = str(exc)
+    if "password" in message.lower():
         return "encrypted PDF"
-    detail = str(inner) or "unreadable"
-    return f"corrupt PDF: {type(inner).__name__}: {detail}"
+    return f"corrupt PDF: {message}"

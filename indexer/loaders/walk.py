@@ -3,39 +3,41 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from indexer.loaders.dispatch import file_type, finish, load_file
-from indexer.loaders.jsonl import LineError, iter_lines
+from indexer.loaders.dispatch import file_type
+from indexer.loaders.failure import LoadFailure
 from indexer.loaders.patterns import matches_any
-from rag.errors import LoaderError
+from indexer.loaders.pool import FileParsed, FileTask, ParsePool, ParseSettings
 from rag.types import Document
 
 
-@dataclass(frozen=True)
-class LoadFailure:
-    """A file, or one line of a .jsonl file, that could not be loaded."""
-
-    path: Path  # the file (or folder) as the walk reached it
-    reason: str  # human readable, e.g. "encrypted PDF", "empty file"
-    line: int | None = None  # 1-based, when only this line of a .jsonl file failed
-
-    def location(self, name: str | None = None) -> str:
-        """Where it failed as reports show it: the file (or `name` for it), ':17' for a line."""
-        shown = str(self.path) if name is None else name
-        return shown if self.line is None else f"{shown}:{self.line}"
-
-
 def iter_documents(
-    paths: Sequence[Path], include: Sequence[str] = (), exclude: Sequence[str] = ()
+    paths: Sequence[Path],
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    pool: ParsePool | None = None,
+    on_file: Callable[[FileParsed], None] | None = None,
 ) -> Iterator[Document | LoadFailure]:
     """Load files and walk folders in order; each failure is yielded and the walk goes on.
 
     Folder files get the id `<folder name>/<relative path>` and are filtered by the globs
-    (exclude wins); a named file gets its file name as id and is always attempted.
+    (exclude wins); a named file gets its file name as id and is always attempted. Files are
+    parsed by `pool` (worker processes); without one, in this process.
     """
+    tasks = file_tasks(paths, include, exclude)
+    if pool is not None:
+        yield from pool.documents(tasks, on_file)
+        return
+    with ParsePool(ParseSettings(workers=0)) as inline:
+        yield from inline.documents(tasks, on_file)
+
+
+def file_tasks(
+    paths: Sequence[Path], include: Sequence[str] = (), exclude: Sequence[str] = ()
+) -> Iterator[FileTask | LoadFailure]:
+    """The files to load, in order, and a failure for each path that cannot be walked."""
     for arg in paths:
         if arg.is_dir():
             prefix = Path(os.path.abspath(arg)).name  # abspath folds "." and ".." first
@@ -44,11 +46,15 @@ def iter_documents(
                     yield item
                 elif _wanted(item, arg, include, exclude):
                     rel = item.relative_to(arg).as_posix()
-                    yield from _load(item, f"{prefix}/{rel}" if prefix else rel)
+                    yield _task(item, f"{prefix}/{rel}" if prefix else rel)
         elif arg.exists():
-            yield from _load(arg, arg.name)
+            yield _task(arg, arg.name)
         else:
             yield LoadFailure(arg, "no such file or directory")
+
+
+def _task(path: Path, id_path: str) -> FileTask:
+    return FileTask(path, id_path, streamed=file_type(path) == "jsonl")
 
 
 def _walk(folder: Path) -> Iterator[Path | LoadFailure]:
@@ -77,25 +83,3 @@ def _wanted(path: Path, root: Path, include: Sequence[str], exclude: Sequence[st
         # An unsupported file the user asked for by pattern is reported, not skipped.
         return matches_any(include, rel)
     return file_type(path) is not None
-
-
-def _load(path: Path, id_path: str) -> Iterator[Document | LoadFailure]:
-    try:
-        if file_type(path) == "jsonl":
-            yield from _load_jsonl(path, id_path)
-        else:
-            yield from load_file(path, id_path)
-    except LoaderError as exc:
-        yield LoadFailure(path, str(exc))
-
-
-def _load_jsonl(path: Path, id_path: str) -> Iterator[Document | LoadFailure]:
-    """Per-line outcomes, so one bad record costs that record only."""
-    try:
-        for item in iter_lines(path):
-            if isinstance(item, LineError):
-                yield LoadFailure(path, item.reason, item.line)
-            else:
-                yield finish(item, path, id_path, "jsonl")
-    except OSError as exc:
-        raise LoaderError(f"cannot read file: {exc.strerror or exc}") from exc

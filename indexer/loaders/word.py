@@ -10,6 +10,8 @@ from docx.styles.style import CharacterStyle
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 
+from indexer.loaders.containers import check_zip
+from indexer.loaders.limits import LoadLimits
 from indexer.loaders.sections import SectionBuilder
 from rag.errors import LoaderError
 from rag.types import Document
@@ -18,8 +20,9 @@ _HEADING_STYLE = re.compile(r"heading (\d)", re.IGNORECASE)
 _TITLE_LEVEL = 0  # the "Title" style sits above Heading 1
 
 
-def load_docx(path: Path, doc_id: str) -> list[Document]:
+def load_docx(path: Path, doc_id: str, limits: LoadLimits) -> list[Document]:
     """Load a .docx; the title is the core-properties title, else the first Title/Heading 1."""
+    check_zip(path, limits, "word/document.xml", "DOCX")
     try:
         document = docx.Document(str(path))
     except Exception as exc:

@@ -110,7 +110,12 @@ def test_txt_is_one_section_titled_by_stem(tmp_path: Path) -> None:
     assert doc.title == "notes"
     assert doc.text == "line one\nline two"
     assert doc.sections[0].page is None and doc.sections[0].heading_path == ()
-    assert doc.metadata == {"path": "notes.txt", "type": "txt"}
+    assert doc.metadata == {
+        "path": "notes.txt",
+        "filename": "notes.txt",
+        "type": "txt",
+        "title": "notes",
+    }
     assert doc.source == str((tmp_path / "notes.txt").resolve())
 
 
@@ -294,12 +299,18 @@ def test_pdf_pages_and_table_rows(tmp_path: Path) -> None:
     assert [s.page for s in doc.sections] == [1, 3]  # the blank page has no section
     assert doc.sections[0].text == (
         "Quarterly results are below.\n"
-        "Item | 2022 | 2023\n"
-        "Revenue | 1,234 | 1,456\n"
-        "Net income | 99 | 101\n"
+        "Item 2022 2023\n"
+        "Revenue 1,234 1,456\n"
+        "Net income 99 101\n"
         "Closing remarks after the table."
     )
-    assert doc.metadata == {"pages": 3, "path": "report.pdf", "type": "pdf"}
+    assert doc.metadata == {
+        "pages": 3,
+        "path": "report.pdf",
+        "filename": "report.pdf",
+        "type": "pdf",
+        "title": "report",
+    }
     assert doc.title == "report"
 
 
@@ -345,7 +356,7 @@ def test_pdf_with_empty_user_password_loads(tmp_path: Path) -> None:
 def test_corrupt_pdfs_name_the_cause(tmp_path: Path) -> None:
     garbage = write(tmp_path / "garbage.pdf", b"this is not a pdf " * 20)
     assert reason_of(garbage) == (
-        "corrupt PDF: PDFSyntaxError: No /Root object! - Is this really a PDF?"
+        "corrupt PDF: Failed to load document (PDFium: Data format error)."
     )
     whole = make_pdf(tmp_path / "whole.pdf", [table_page()]).read_bytes()
     truncated = write(tmp_path / "truncated.pdf", whole[: len(whole) // 2])
@@ -374,7 +385,7 @@ def test_real_8k_votes_table_rows_without_duplicates() -> None:
     doc = load_one(PEPSICO, "PEPSICO.pdf")
     assert [s.page for s in doc.sections] == [1, 2, 3, 4, 5]
     votes = doc.sections[2].text
-    assert "Segun Agbaje | 1,005,178,935 | 12,334,137 | 2,634,817 | 172,969,325" in votes
+    assert "Segun Agbaje 1,005,178,935 12,334,137 2,634,817 172,969,325" in votes
     assert votes.count("1,005,178,935") == 1  # the table's words are not repeated as prose
     assert votes.index("Nominee For Against") < votes.index("Segun Agbaje")
     assert votes.index("Alberto Weisser") < votes.index("(2) The shareholders ratified")
@@ -464,7 +475,9 @@ def test_csv_rows_with_id_column(tmp_path: Path) -> None:
         "body": "x",
         "row": 2,
         "path": "data/tickets.csv",
+        "filename": "tickets.csv",
         "type": "csv",
+        "title": "tickets",
     }
     assert {d.title for d in docs} == {"tickets"}
 
@@ -519,7 +532,12 @@ def test_jsonl_beir_and_generic_records(tmp_path: Path) -> None:
     docs = load_file(path, "corpus.jsonl")
     assert [d.id for d in docs] == ["4983", "7", "t-only"]
     assert docs[0].title == "White matter" and docs[0].text == "Diffusion MRI."
-    assert docs[1].metadata == {"lang": "en", "path": "corpus.jsonl", "type": "jsonl"}
+    assert docs[1].metadata == {
+        "lang": "en",
+        "path": "corpus.jsonl",
+        "filename": "corpus.jsonl",
+        "type": "jsonl",
+    }
     assert docs[2].text == "Title only"
     assert {d.source for d in docs} == {str(path.resolve())}
 
@@ -600,14 +618,19 @@ def test_folder_walk_ids_order_and_failures(tmp_path: Path) -> None:
         "docs/a.txt",
         f"FAIL {docs_dir / 'broken.csv'}: no data rows",
         f"FAIL {docs_dir / 'drafts' / 'old.pdf'}: corrupt PDF: "
-        "PDFSyntaxError: No /Root object! - Is this really a PDF?",
+        "Failed to load document (PDFium: Data format error).",
         "docs/drafts/wip.md",
         "docs/guide/intro.md",
         "docs/guide/setup.txt",
     ]
     intro = next(i for i in items if isinstance(i, Document) and i.id == "docs/guide/intro.md")
     assert intro.source == str((docs_dir / "guide" / "intro.md").resolve())
-    assert intro.metadata == {"path": "docs/guide/intro.md", "type": "md"}
+    assert intro.metadata == {
+        "path": "docs/guide/intro.md",
+        "filename": "intro.md",
+        "type": "md",
+        "title": "Intro",
+    }
 
 
 def test_folder_argument_dot_uses_the_folder_name(
