@@ -40,7 +40,9 @@ def chunk_document(
     for section in doc.sections:
         if headers:
             header = chunk_header(doc.title, section)
-            title, title_cost = _capped_title(header, tokenizer, window, HEADER_TOKENS)
+            # Without headings the header is the title, capped as a title is.
+            most = HEADER_TOKENS if section.heading_path else TITLE_TOKENS
+            title, title_cost = _capped_title(header, tokenizer, window, most)
         else:
             title, title_cost = titled
         limit = min(max_tokens, window - title_cost)
