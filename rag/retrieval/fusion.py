@@ -44,11 +44,9 @@ class Fusion:
     @property
     def label(self) -> str:
         """A short name for reports: `rrf`, `rrf w=0.7`, `minmax w=0.5`."""
-        return (
-            self.kind
-            if self.kind == "rrf" and self.weight == 0.5
-            else (f"{self.kind} w={self.weight:g}")
-        )
+        if self.kind == "rrf" and self.weight == 0.5:
+            return "rrf"
+        return f"{self.kind} w={self.weight:g}"
 
 
 def fuse(dense: Sequence[Hit], bm25: Sequence[Hit], fusion: Fusion, rrf_k: int = 60) -> list[Hit]:
