@@ -1,4 +1,4 @@
-"""Text of one PDF page, with ruled tables rendered as ' | ' rows in reading order.
+"""The table-aware page reader of the old PDF loader (pdfplumber), kept as a benchmark baseline.
 
 pdfplumber's table finder often misreads real filings: it drops cells or stacks a whole
 column into one cell. A table is therefore only trusted when its cells hold every character

@@ -7,10 +7,14 @@ from pathlib import Path
 
 import typer
 
-from cli.common import opened, parse_where, reported_errors, stderr_is_tty
+from cli.common import opened, parse_where, reported_errors
 from indexer.ingest import Ingestor
+from indexer.loaders import ParsePool
+from indexer.settings import parse_settings
 from rag.config import get_settings
 from rag.errors import InvalidInputError
+
+INGEST_FAILURES = 1  # exit status of an ingest in which some file failed to load
 
 
 def ingest(
@@ -21,15 +25,21 @@ def ingest(
     exclude: list[str] = typer.Option([], help="glob of files to skip (wins over --include)"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
 ) -> None:
-    """Ingest files: unchanged documents are skipped, changed ones replaced."""
+    """Ingest files: unchanged documents are skipped, changed ones replaced.
+
+    Exit status: 0 when every file loaded, 1 when any file (or .jsonl line) failed (the rest
+    is stored; the failures are listed), 2 when nothing ran (unknown KB, a bad option).
+    """
     with reported_errors():
         for p in paths:
             if not p.exists():
                 raise InvalidInputError(f"no such file or folder: {p}")
-        with opened(kb) as handle:
+        # The parse workers start while the KB and its embedder load.
+        with ParsePool(parse_settings(get_settings())).start() as pool, opened(kb) as handle:
             ingestor = Ingestor.for_kb(handle, get_settings())
+            # Progress on stderr from the first file: bars on a terminal, else one line per file.
             result = ingestor.ingest_paths(
-                paths, sync=sync, include=include, exclude=exclude, progress=stderr_is_tty()
+                paths, sync=sync, include=include, exclude=exclude, progress=True, pool=pool
             )
     if as_json:
         payload = {
@@ -46,6 +56,8 @@ def ingest(
         typer.echo(result.summary())
         for failure in result.failures:
             typer.echo(f"  failed: {failure.location()}: {failure.reason}", err=True)
+    if result.failures:
+        raise typer.Exit(INGEST_FAILURES)
 
 
 def delete(

@@ -1,5 +1,9 @@
 """Ingest jobs: load, hash, chunk, embed and write documents; skip what did not change.
 
+Files are parsed in worker processes (`indexer.loaders.ParsePool`) and documents are chunked as
+they arrive, a batch written as soon as it is full, so parsing the next files overlaps embedding
+and writing the last ones.
+
 Sync semantics (`Ingestor.sync`, which `rag ingest` and the HTTP API's jobs both run): a
 document whose content hash is unchanged costs no embedding; a changed one is replaced whole;
 the stored documents the caller's `SyncScope` covers that the run did not see are deleted, never
@@ -21,14 +25,15 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
-
-from tqdm import tqdm
+from typing import NoReturn, Protocol
 
 from indexer.chunking import chunk_document
-from indexer.loaders import LoadFailure, iter_documents
+from indexer.loaders import FileParsed, LoadFailure, ParsePool, ParseSettings, iter_documents
+from indexer.progress import ConsoleProgress
+from indexer.settings import parse_settings
 from indexer.sync import SyncScope, UnderPaths, vanished
 from rag.config import Settings
 from rag.embedding.base import Embedder, embedding_text
@@ -138,12 +143,16 @@ class Ingestor:
         config: KBConfig,
         batch_chunks: int = 512,
         flush_seconds: float = 30.0,
+        parse: ParseSettings | None = None,
+        max_chunk_chars: int = 4000,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.config = config
         self.batch_chunks = batch_chunks  # chunks per embed call and per store write
         self.flush_seconds = flush_seconds  # the most wall time of work a crash can cost
+        self.parse = parse or ParseSettings()  # workers, timeout and limits of ingest_paths
+        self.max_chunk_chars = max_chunk_chars
 
     @classmethod
     def for_kb(cls, kb: OpenKB, settings: Settings) -> Ingestor:
@@ -154,6 +163,8 @@ class Ingestor:
             kb.config,
             settings.ingest_batch_chunks,
             settings.ingest_flush_seconds,
+            parse_settings(settings),
+            settings.chunk_max_chars,
         )
 
     def ingest_paths(
@@ -165,11 +176,25 @@ class Ingestor:
         exclude: Sequence[str] = (),
         progress: bool = True,
         observer: IngestObserver | None = None,
+        on_file: Callable[[FileParsed], None] | None = None,
+        pool: ParsePool | None = None,
     ) -> IngestResult:
-        """Ingest files and folders; with `sync`, delete what vanished from them."""
-        items = iter_documents(paths, include, exclude)
+        """Ingest files and folders; with `sync`, delete what vanished from them.
+
+        Files are parsed by `pool`, else by worker processes started for this call.
+        """
         scope = UnderPaths(paths) if sync else None
-        return self.sync(items, scope, progress=progress, observer=observer)
+        console = ConsoleProgress() if progress and observer is None else None
+        watch = observer or console
+        if console is not None and on_file is None:
+            on_file = console.file_parsed
+        try:
+            with ParsePool(self.parse) if pool is None else nullcontext(pool) as parser:
+                items = iter_documents(paths, include, exclude, parser, on_file)
+                return self.sync(items, scope, progress=False, observer=watch)
+        finally:
+            if console is not None:
+                console.close()
 
     def sync(
         self,
@@ -218,96 +243,61 @@ class Ingestor:
     ) -> IngestResult:
         """Write new and changed documents; unchanged ones are only counted.
 
-        Raises `IngestCancelled` when the observer asks to stop (see the module docstring).
+        Documents are chunked as they arrive and written a batch at a time, so the parse
+        workers behind `docs` keep parsing while this thread embeds. Raises `IngestCancelled`
+        when the observer asks to stop (see the module docstring).
         """
-        watch = observer or _Unobserved()
+        console = ConsoleProgress() if progress and observer is None else None
+        watch = observer or console or _Unobserved()
         started = time.monotonic()
         result = IngestResult()
-        pending = self._plan(docs, result, watch)
-        total = sum(len(c) for _, c in pending)
-        with tqdm(total=total, unit="chunk", desc="embedding", disable=not progress) as bar:
-
-            def advance(n: int) -> None:
-                bar.update(n)
-                result.chunks += n
-
-            finished = self._write_all(pending, advance, watch)
-        result.seconds = time.monotonic() - started
-        if not finished:
-            raise IngestCancelled(result)
+        run = _Run(self, watch, result)
+        try:
+            stored = {d.id: d.content_hash for d in self.store.documents()}
+            for doc in _until_cancelled(docs, watch, run):
+                began = time.monotonic()
+                planned = self._plan(doc, stored, result)
+                watch.parsed(1, time.monotonic() - began)
+                if planned is not None:
+                    watch.chunked(1, len(planned[1]))
+                    run.add(planned)
+            run.finish()
+        finally:
+            result.seconds = time.monotonic() - started
+            if console is not None:
+                console.close()
         return result
 
     def _plan(
-        self, docs: Iterable[Document], result: IngestResult, watch: IngestObserver
-    ) -> list[tuple[StoredDocument, list[Chunk]]]:
-        """Hash every document and chunk the new and changed ones; nothing is written yet."""
-        stored = {d.id: d.content_hash for d in self.store.documents()}
-        pending: list[tuple[StoredDocument, list[Chunk]]] = []
-        source = iter(docs)
-        while True:
-            if watch.cancelled():  # nothing written yet: stopping here costs nothing
-                raise IngestCancelled(result)
-            began = time.monotonic()
-            doc = next(source, None)
-            if doc is None:
-                return pending
-            digest = content_hash(doc, self.config)
-            if stored.get(doc.id) == digest:
-                result.unchanged += 1
-                watch.parsed(1, time.monotonic() - began)
-                continue
-            if doc.id in stored:
-                result.updated += 1
-            else:
-                result.added += 1
-            chunks = chunk_document(
-                doc,
-                self.embedder.tokenizer,
-                self.config.chunk_tokens,
-                self.config.chunk_overlap,
-                headers=self.config.chunk_headers,
-            )
-            meta = StoredDocument(
-                id=doc.id,
-                content_hash=digest,
-                title=doc.title,
-                source=doc.source,
-                metadata=doc.metadata,
-                chunk_count=len(chunks),
-            )
-            pending.append((meta, chunks))
-            stored[doc.id] = digest  # a repeated id in one run is written once
-            watch.parsed(1, time.monotonic() - began)
-            watch.chunked(1, len(chunks))
-
-    def _write_all(
-        self,
-        pending: list[tuple[StoredDocument, list[Chunk]]],
-        advance: Callable[[int], object],
-        watch: IngestObserver,
-    ) -> bool:
-        """Write in batches; False when the observer stopped the run (after a flush)."""
-        last_flush = time.monotonic()
-        batch: list[tuple[StoredDocument, list[Chunk]]] = []
-        size = 0
-        for item in pending:
-            batch.append(item)
-            size += len(item[1])
-            if size >= self.batch_chunks:
-                self._write_batch(batch, watch)
-                advance(size)
-                batch, size = [], 0
-                if watch.cancelled():
-                    self._flush(watch)
-                    return False
-                if time.monotonic() - last_flush >= self.flush_seconds:
-                    self._flush(watch)
-                    last_flush = time.monotonic()
-        if batch:
-            self._write_batch(batch, watch)
-            advance(size)
-        self._flush(watch)
-        return True
+        self, doc: Document, stored: dict[str, str], result: IngestResult
+    ) -> tuple[StoredDocument, list[Chunk]] | None:
+        """The document's row and chunks when it is new or changed; None when unchanged."""
+        digest = content_hash(doc, self.config)
+        if stored.get(doc.id) == digest:
+            result.unchanged += 1
+            return None
+        if doc.id in stored:
+            result.updated += 1
+        else:
+            result.added += 1
+        chunks = chunk_document(
+            doc,
+            self.embedder.tokenizer,
+            self.config.chunk_tokens,
+            self.config.chunk_overlap,
+            max_chars=self.max_chunk_chars,
+            headers=self.config.chunk_headers,
+        )
+        meta = StoredDocument(
+            id=doc.id,
+            content_hash=digest,
+            title=doc.title,
+            source=doc.source,
+            metadata=doc.metadata,
+            chunk_count=len(chunks),
+        )
+        stored[doc.id] = digest  # a repeated id in one run is written once
+        return meta, chunks
 
     def _flush(self, watch: IngestObserver) -> None:
         began = time.monotonic()
@@ -328,3 +318,62 @@ class Ingestor:
             start += len(chunks)
         self.store.write(writes)
         watch.indexed(len(texts), time.monotonic() - embedded)
+
+
+def _until_cancelled(
+    docs: Iterable[Document], watch: IngestObserver, run: _Run
+) -> Iterator[Document]:
+    """The documents, asking the observer before each one; a stop flushes and raises."""
+    source = iter(docs)
+    while True:
+        if watch.cancelled():
+            run.stop()
+        doc = next(source, None)
+        if doc is None:
+            return
+        yield doc
+
+
+class _Run:
+    """The batch being filled and the write schedule of one `ingest_documents` call."""
+
+    def __init__(self, ingestor: Ingestor, watch: IngestObserver, result: IngestResult) -> None:
+        self.ingestor = ingestor
+        self.watch = watch
+        self.result = result
+        self.batch: list[tuple[StoredDocument, list[Chunk]]] = []
+        self.size = 0
+        self.unflushed = False
+        self.last_flush = time.monotonic()
+
+    def add(self, planned: tuple[StoredDocument, list[Chunk]]) -> None:
+        """Queue a document; a full batch is embedded and written at once."""
+        self.batch.append(planned)
+        self.size += len(planned[1])
+        if self.size >= self.ingestor.batch_chunks:
+            self._write()
+            if self.watch.cancelled():
+                self.stop()
+            if time.monotonic() - self.last_flush >= self.ingestor.flush_seconds:
+                self._flush()
+
+    def finish(self) -> None:
+        """Write what is left and make it durable."""
+        if self.batch:
+            self._write()
+        self._flush()
+
+    def stop(self) -> NoReturn:
+        """Make what was written durable, then raise `IngestCancelled` (the batch is dropped)."""
+        if self.unflushed:
+            self._flush()
+        raise IngestCancelled(self.result)
+
+    def _write(self) -> None:
+        self.ingestor._write_batch(self.batch, self.watch)
+        self.result.chunks += self.size
+        self.batch, self.size, self.unflushed = [], 0, True
+
+    def _flush(self) -> None:
+        self.ingestor._flush(self.watch)
+        self.last_flush, self.unflushed = time.monotonic(), False

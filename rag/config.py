@@ -40,6 +40,23 @@ class Settings(BaseSettings):
     # (the most work a crash can cost; SQLite commits every batch regardless).
     ingest_batch_chunks: int = Field(default=512, ge=1)
     ingest_flush_seconds: float = Field(default=30.0, ge=0.0)
+    # Parsing: worker processes (unset: one per core; 0: parse in the ingesting process, with
+    # no timeout), the seconds one file may take before its worker is killed, and the bounds
+    # a file must stay within (each breach is that file's error, named in the job report).
+    ingest_parse_workers: int | None = Field(default=None, ge=0, le=256)
+    ingest_parse_timeout: float = Field(default=300.0, gt=0)
+    ingest_max_unpacked_mb: int = Field(
+        default=100, ge=1, description="unpacked size of a .docx (a zip of XML parts)"
+    )
+    ingest_max_xml_elements: int = Field(
+        default=200_000, ge=1_000, description="XML elements in a .docx's document part"
+    )
+    ingest_max_html_depth: int = Field(default=256, ge=16, le=900)
+    # Threads that run the API's ingestion jobs (fairly between tenants, one job per KB).
+    ingest_job_workers: int = Field(default=2, ge=1, le=64)
+    # Chunks are cut in tokens; a long run without spaces is one unknown token to the model,
+    # so characters are capped too: a chunk past this is split further.
+    chunk_max_chars: int = Field(default=4000, ge=200)
     # Candidates each mode contributes to hybrid fusion.
     hybrid_candidates: int = Field(default=100, ge=10)
     rrf_k: int = Field(default=60, ge=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 from indexer.chunking.boundaries import find_boundaries, plan_units
 from indexer.chunking.header import chunk_header
@@ -16,12 +17,20 @@ TITLE_TOKENS = 32
 # A header (title and section headings) may take a little more: the heading is the context.
 HEADER_TOKENS = 48
 MIN_TOKENS = 16
+DEFAULT_MAX_CHARS = 4000
+_SPACE = re.compile(r"\s")
 
 
 def chunk_document(
-    doc: Document, tokenizer: Tokenizer, max_tokens: int, overlap: int, *, headers: bool = False
+    doc: Document,
+    tokenizer: Tokenizer,
+    max_tokens: int,
+    overlap: int,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    *,
+    headers: bool = False,
 ) -> list[Chunk]:
-    """Splits `doc` into chunks of at most `max_tokens` tokens that the model never truncates.
+    """Splits `doc` into chunks of at most `max_tokens` tokens and `max_chars` characters.
 
     Each chunk's `title` is the document's title, or with `headers` its header (title and
     section headings, indexer/chunking/header.py); it is embedded before the chunk's text.
@@ -49,7 +58,8 @@ def chunk_document(
         # A title can shrink the budget below 2 * overlap; the packer needs overlap < limit / 2.
         cut_overlap = min(overlap, (limit - 1) // 2)
         for text in _section_texts(section.text, tokenizer, limit, cut_overlap):
-            chunks.append(_chunk(doc, section, title, text, len(chunks)))
+            for piece in _capped(text, max_chars):
+                chunks.append(_chunk(doc, section, title, piece, len(chunks)))
     return chunks
 
 
@@ -86,6 +96,20 @@ def _section_texts(text: str, tokenizer: Tokenizer, limit: int, overlap: int) ->
     )
     texts = (view.substring(i, j).strip() for i, j in ranges)
     return [t for t in texts if t]
+
+
+def _capped(text: str, max_chars: int) -> list[str]:
+    """`text` cut into pieces of at most `max_chars`, at whitespace where there is some."""
+    # A word the tokenizer does not know is one token however long (a megabyte without a
+    # space was one chunk), so the token budget alone does not bound a chunk's size.
+    pieces: list[str] = []
+    while len(text) > max_chars:
+        spaces = [m.start() for m in _SPACE.finditer(text, max_chars // 2, max_chars + 1)]
+        cut = spaces[-1] if spaces else max_chars
+        pieces.append(text[:cut].strip())
+        text = text[cut:].strip()
+    pieces.append(text)
+    return [p for p in pieces if p]
 
 
 def _chunk(doc: Document, section: Section, title: str, text: str, position: int) -> Chunk:

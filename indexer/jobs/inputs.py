@@ -12,7 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from indexer.jobs.model import RECORDS_FILE, FileError, Job
-from indexer.loaders import LoadFailure, iter_documents
+from indexer.loaders import LoadFailure, ParsePool, ParseSettings, file_tasks
+from indexer.loaders.pool import FileTask
 from rag.types import Document, Section
 
 UPLOAD_SOURCE = "upload:"
@@ -43,38 +44,51 @@ class Uploads:
 class JobInputs:
     """A job's documents and load failures; each failure is reported as it passes."""
 
-    def __init__(self, job: Job, folder: Path, on_error: Callable[[FileError], None]) -> None:
+    def __init__(
+        self,
+        job: Job,
+        folder: Path,
+        on_error: Callable[[FileError], None],
+        pool: ParsePool | None = None,
+    ) -> None:
         self.job = job
         self.folder = folder
         self.on_error = on_error
+        self.pool = pool  # parse processes shared by the manager's jobs; None: in process
 
     def items(self) -> Iterator[Document | LoadFailure]:
         """The documents to ingest, and a failure for each file or line that did not load."""
         if self.job.kind == "records":
             yield from records_documents(self.folder / RECORDS_FILE)
             return
-        for name in self.job.inputs:
-            yield from self._file(name)
+        tasks = (self._task(name) for name in self.job.inputs)
+        if self.pool is None:
+            with ParsePool(ParseSettings(workers=0)) as inline:
+                yield from self._named(inline.documents(tasks))
+        else:
+            yield from self._named(self.pool.documents(tasks))
 
     def scope(self) -> Uploads | None:
         """The stored documents the job covers: none for records, which are never synced."""
         return None if self.job.kind == "records" else Uploads(self.folder, self.job.inputs)
 
-    def _file(self, name: str) -> Iterator[Document | LoadFailure]:
+    def _task(self, name: str) -> FileTask | LoadFailure:
         path = self.folder / name
-        items: Iterable[Document | LoadFailure] = (
-            iter_documents([path])
-            if path.is_file()
-            else [LoadFailure(path, "the uploaded file is missing from the job folder")]
-        )
-        source = upload_source(name)
+        if not path.is_file():
+            return LoadFailure(path, "the uploaded file is missing from the job folder")
+        # The id is the upload name, as `iter_documents` names a file given on its own.
+        return next(t for t in file_tasks([path]) if isinstance(t, FileTask))
+
+    def _named(self, items: Iterable[Document | LoadFailure]) -> Iterator[Document | LoadFailure]:
+        """Failures reported by upload name; documents get their upload's source."""
         for item in items:
             if isinstance(item, LoadFailure):
                 # Named as uploaded: the job folder is ours, not the caller's.
+                name = item.path.relative_to(self.folder).as_posix()
                 self.on_error(FileError(file=item.location(name), error=item.reason))
                 yield item
             else:
-                yield replace(item, source=source)
+                yield replace(item, source=upload_source(str(item.metadata["path"])))
 
 
 def records_documents(path: Path) -> Iterator[Document]:

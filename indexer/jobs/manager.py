@@ -1,8 +1,10 @@
-"""The ingestion job manager: submit, run in the background one at a time, cancel, resume.
+"""The ingestion job manager: submit, run in the background, cancel, resume.
 
 Jobs live in SQLite (`<api_dir>/jobs.db`) and their inputs in `<api_dir>/uploads/<job id>/`,
-written before the job exists, so a restarted service finds everything a job needs. One worker
-thread runs jobs FIFO: ingestion is CPU-bound and would only fight itself in parallel.
+written before the job exists, so a restarted service finds everything a job needs. A few
+worker threads (`RAG_INGEST_JOB_WORKERS`) take jobs from a `FairQueue`: the tenant with the
+fewest running jobs goes first and a KB has one job at a time, so one tenant's large job does
+not hold back another tenant's small one. The workers share one pool of parse processes.
 
 Stopping: a cancelled job stops after the batch being written (see `indexer.ingest`) and ends
 `cancelled`; `close()` stops the running job the same way but leaves it `running`, and `start()`
@@ -14,13 +16,14 @@ start over, with the documents the earlier run wrote counted as `unchanged`.
 from __future__ import annotations
 
 import logging
-import queue
 import shutil
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from indexer.jobs.errors import JobFinishedError, JobNotFoundError
+from indexer.jobs.fair_queue import FairQueue
 from indexer.jobs.inputs import write_records
 from indexer.jobs.metrics import JobMetrics
 from indexer.jobs.model import (
@@ -37,6 +40,8 @@ from indexer.jobs.model import (
 from indexer.jobs.progress import JobProgress
 from indexer.jobs.runner import run_job
 from indexer.jobs.store import JobStore
+from indexer.loaders import ParsePool
+from indexer.settings import parse_settings
 from rag.config import Settings
 from rag.errors import KBNotFoundError
 from rag.pool import KBPool
@@ -62,24 +67,25 @@ class JobManager:
         self.uploads = settings.api_dir / "uploads"
         self.store = JobStore(settings.api_dir / "jobs.db")
         self._lock = threading.Lock()  # guards the live job and the dicts below
-        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._queue = FairQueue()
+        self.parse_pool = ParsePool(parse_settings(settings))  # its workers start on first use
         self._live: dict[str, Job] = {}  # the running job, as its progress updates it
         self._cancel: dict[str, threading.Event] = {}
         self._outcome: dict[str, tuple[JobState, str]] = {}  # how a stopped job ends
         self._done: dict[str, threading.Event] = {}
         self._submitted: set[str] = set()  # by this process (not to be "resumed" by start)
         self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._closed = False
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
         """Queue the jobs a previous process left unfinished, then start the worker."""
-        if self._thread is not None:
+        if self._threads:
             return
         self.uploads.mkdir(parents=True, exist_ok=True)
-        resumed: list[str] = []
+        resumed: list[Job] = []
         with self._lock:
             for job in self.store.unfinished():
                 if job.id in self._submitted:
@@ -88,19 +94,25 @@ class JobManager:
                 job.resumed += 1
                 job.message = "resumed after a restart"
                 self.store.save(job)
-                resumed.append(job.id)
+                resumed.append(job)
             # Older jobs first: put the resumed ones ahead of any submitted before start().
-            waiting = [*resumed, *_drain(self._queue)]
-            for job_id in waiting:
-                self._queue.put(job_id)
+            submitted = self._queue.drain()
+            for job in resumed:
+                self._queue.put(job.id, job.tenant, job.kb)
+            for queued in submitted:
+                self._queue.put(queued.job_id, queued.tenant, queued.kb)
         if resumed:
             log.info("resuming %d unfinished ingestion job(s)", len(resumed))
         self._remove_orphan_uploads()
         counts = self.store.count_by_state()
         for state in JOB_STATES:
             self.metrics.jobs.labels(state).set(counts.get(state, 0))
-        self._thread = threading.Thread(target=self._work, name="ingest-jobs", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"ingest-jobs-{n}", daemon=True)
+            for n in range(self.settings.ingest_job_workers)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def close(self, timeout: float = CLOSE_WAIT) -> None:
         """Stop the running job at its next safe point, unfinished, so `start` resumes it."""
@@ -108,12 +120,14 @@ class JobManager:
             return
         self._closed = True
         self._stopping.set()
-        self._queue.put(None)
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("ingestion worker still busy after %.0fs; leaving it", timeout)
-                return  # it still writes to the job store: do not close it underneath
+        self._queue.close()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if any(thread.is_alive() for thread in self._threads):
+            log.warning("ingestion worker still busy after %.0fs; leaving it", timeout)
+            return  # it still writes to the job store: do not close it underneath
+        self.parse_pool.close()
         self.store.close()
 
     # -- submitting ---------------------------------------------------------------------------
@@ -165,7 +179,7 @@ class JobManager:
             self.store.insert(job)
             self._submitted.add(job.id)
         self.metrics.jobs.labels("queued").inc()
-        self._queue.put(job.id)
+        self._queue.put(job.id, job.tenant, job.kb)
         return job.snapshot()
 
     # -- reading and cancelling ---------------------------------------------------------------
@@ -254,13 +268,15 @@ class JobManager:
 
     def _work(self) -> None:
         while not self._stopping.is_set():
-            job_id = self._queue.get()
-            if job_id is None or self._stopping.is_set():
+            queued = self._queue.get()
+            if queued is None or self._stopping.is_set():
                 return
             try:
-                self._run(job_id)
+                self._run(queued.job_id)
             except Exception:  # the worker must outlive any one job's bookkeeping failure
-                log.exception("ingestion job %s: bookkeeping failed", job_id)
+                log.exception("ingestion job %s: bookkeeping failed", queued.job_id)
+            finally:
+                self._queue.done(queued)
 
     def _run(self, job_id: str) -> None:
         with self._lock:
@@ -287,7 +303,9 @@ class JobManager:
         )
         try:
             kb = self._open_kb(job)
-            finished = run_job(job, kb, self.uploads / job_id, self.settings, progress)
+            finished = run_job(
+                job, kb, self.uploads / job_id, self.settings, progress, self.parse_pool
+            )
         except _JobFailed as exc:
             self._end(job, progress, "failed", str(exc))
             return
@@ -374,14 +392,3 @@ def _success_message(job: Job) -> str | None:
     if job.counts.parsed == 0 and job.counts.failed:
         return "no document could be loaded from the inputs"
     return None
-
-
-def _drain(q: queue.Queue[str | None]) -> list[str]:
-    items: list[str] = []
-    while True:
-        try:
-            item = q.get_nowait()
-        except queue.Empty:
-            return items
-        if item is not None:
-            items.append(item)

@@ -41,13 +41,16 @@ class _Line:
     bottom: float
     chars: list[_Char] = field(default_factory=list)
 
-    def overlaps(self, char: _Char) -> bool:
+    def overlap(self, char: _Char) -> float:
+        """Shared height as a share of the smaller one; 0 when apart."""
         shared = min(self.top, char.top) - max(self.bottom, char.bottom)
-        return shared > _OVERLAP * min(self.top - self.bottom, char.top - char.bottom)
+        return max(0.0, shared) / min(self.top - self.bottom, char.top - char.bottom)
 
     def add(self, char: _Char) -> None:
+        # The band stays the first character's: a band that grew with each character, or
+        # took a taller one's, would swallow the next line of a two-line table label once
+        # a column beside it sits on other baselines.
         self.chars.append(char)
-        self.top, self.bottom = max(self.top, char.top), min(self.bottom, char.bottom)
 
     def text(self) -> str:
         parts: list[str] = []
@@ -72,11 +75,11 @@ def page_text(page: pdfium.PdfPage) -> str:
         textpage.close()
     lines: list[_Line] = []
     for char in sorted(chars, key=lambda c: -c.top):
-        line = next((ln for ln in reversed(lines[-_RECENT_LINES:]) if ln.overlaps(char)), None)
-        if line is None:
+        best = max(lines[-_RECENT_LINES:], key=lambda ln: ln.overlap(char), default=None)
+        if best is None or best.overlap(char) <= _OVERLAP:
             lines.append(_Line(char.top, char.bottom, [char]))
         else:
-            line.add(char)
+            best.add(char)
     return "\n".join(text for line in lines if (text := line.text()))
 
 

@@ -90,10 +90,16 @@ class ParsePool:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def start(self) -> ParsePool:
+        """Start the workers now (they take a second or two), e.g. while a model loads."""
+        if self.settings.processes > 0:
+            self._workers()
+        return self
+
     def close(self) -> None:
         """Stop the workers (a file being parsed is abandoned)."""
         if self._pool is not None:
-            self._pool.stop()
+            self._pool.stop()  # type: ignore[no-untyped-call]  # pebble leaves it unannotated
             self._pool.join()
             self._pool = None
 
@@ -122,17 +128,24 @@ class ParsePool:
             if isinstance(task, LoadFailure):
                 yield task
                 continue
-            began = time.monotonic()
-            count = 0
+            count, waited = 0, 0.0
             failure: LoadFailure | None = None
-            for item in self._outcome(task, future):
+            outcome = self._outcome(task, future)
+            while True:
+                # Only the time spent getting the next item counts as waiting: between items
+                # the caller chunks and embeds, which is its work, not parsing.
+                began = time.monotonic()
+                item = next(outcome, None)
+                waited += time.monotonic() - began
+                if item is None:
+                    break
                 if isinstance(item, LoadFailure) and item.line is None:
                     failure = item
                 else:
                     count += not isinstance(item, LoadFailure)
                 yield item
             if on_file is not None:
-                on_file(FileParsed(task.path, count, time.monotonic() - began, failure))
+                on_file(FileParsed(task.path, count, waited, failure))
 
     def _submit(self, task: FileTask | LoadFailure) -> Future[list[Document] | str] | None:
         if isinstance(task, LoadFailure) or task.streamed or self.settings.processes == 0:

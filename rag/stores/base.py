@@ -15,6 +15,10 @@ from rag.types import Chunk, Hit, KBStats, StoredDocument
 
 # Equality on metadata keys, ANDed. Values compare as JSON scalars.
 Filters = Mapping[str, str | int | float | bool]
+# A filter on a key also matches these other keys (any one suffices). `path` is where a file
+# lies under the folder it was ingested from (`reports/3M_2018_10K.pdf`); users name the file
+# (`path=3M_2018_10K.pdf`), which the loaders store as `filename`.
+FILTER_ALIASES: Mapping[str, tuple[str, ...]] = {"path": ("path", "filename")}
 
 
 @dataclass(frozen=True)

@@ -374,3 +374,37 @@ def test_chunk_headers_are_searched_and_the_text_stays_the_source(
     for hit in found:
         assert hit.chunk.title == "Spice trade > Zanzibar cloves"
         assert hit.chunk.text in doc.sections[0].text
+
+
+def test_a_path_filter_matches_the_file_name_without_its_folder(
+    filled: Store, embed: Embed, writes: Callable[..., DocumentWrite]
+) -> None:
+    filled.write(
+        [
+            writes(
+                "reports/3M_2018_10K.pdf",
+                "3M",
+                {"path": "reports/3M_2018_10K.pdf", "filename": "3M_2018_10K.pdf"},
+                ["Adhesives and abrasives drove industrial segment sales."],
+            ),
+            writes(
+                "3M_2018_10K.pdf",
+                "3M copy",
+                {"path": "3M_2018_10K.pdf", "filename": "3M_2018_10K.pdf"},
+                ["A second copy of the filing, ingested as a single file."],
+            ),
+        ]
+    )
+    both = {"reports/3M_2018_10K.pdf", "3M_2018_10K.pdf"}
+    for filters, expected in [
+        ({"path": "3M_2018_10K.pdf"}, both),  # the file name, in any folder
+        ({"path": "reports/3M_2018_10K.pdf"}, {"reports/3M_2018_10K.pdf"}),  # the full path
+        ({"filename": "3M_2018_10K.pdf"}, both),
+        ({"path": "reports"}, set()),
+    ]:
+        assert doc_ids(filled.search_dense(embed("the"), 100, filters)) == expected, filters
+        assert doc_ids(filled.search_bm25("filing sales", 100, filters)) == expected, filters
+    assert filled.delete_where({"path": "reports/3M_2018_10K.pdf"}) == 1
+    assert doc_ids(filled.search_bm25("filing sales", 100, {"path": "3M_2018_10K.pdf"})) == {
+        "3M_2018_10K.pdf"
+    }

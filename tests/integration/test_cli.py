@@ -29,6 +29,12 @@ def rag(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def rag_streams(*args: str) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr apart (ingest logs progress on stderr)."""
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
 def test_create_ingest_search_delete(data_dir: Path, tmp_path: Path) -> None:
     corpus = tmp_path / "notes"
     corpus.mkdir()
@@ -36,8 +42,8 @@ def test_create_ingest_search_delete(data_dir: Path, tmp_path: Path) -> None:
     (corpus / "rates.csv").write_text("id,region,text\nr1,emea,Interest rates rose in March\n")
 
     assert rag("kb", "create", "notes", "--index", "hnsw")[0] == 0
-    code, out = rag("ingest", "notes", str(corpus), "--json")
-    assert code == 0, out
+    code, out, err = rag_streams("ingest", "notes", str(corpus), "--json")
+    assert code == 0, err
     assert json.loads(out)["added"] == 2
 
     code, out = rag("search", "notes", "which animal uses tools", "--mode", "dense", "--json")
@@ -96,15 +102,27 @@ def test_ingest_names_each_failure_by_file_and_line(data_dir: Path, tmp_path: Pa
     bad_line = "invalid JSON: Expecting property name enclosed in double quotes at column 2"
     assert rag("kb", "create", "notes")[0] == 0
 
-    code, out = rag("ingest", "notes", str(corpus))
-    assert code == 0, out
-    assert out.splitlines()[1:] == [
+    code, out, err = rag_streams("ingest", "notes", str(corpus))
+    assert code == 1, err  # some files failed: a script can tell
+    assert out.startswith("2 added, 0 updated, 0 unchanged")  # ok.md and a line of c.jsonl
+    assert err.splitlines()[-2:] == [
         f"  failed: {corpus / 'c.jsonl'}:2: {bad_line}",
         f"  failed: {corpus / 'empty.txt'}: empty file",
     ]
-    code, out = rag("ingest", "notes", str(corpus), "--json")
-    assert code == 0, out
+    # Not a terminal: one plain progress line per file, from the first file on.
+    assert f"failed {corpus / 'empty.txt'}: empty file" in err
+    assert f"parsed {corpus / 'ok.md'}: 1 document(s)" in err
+    code, out, err = rag_streams("ingest", "notes", str(corpus), "--json")
+    assert code == 1, err
     assert json.loads(out)["failures"] == [
         {"path": f"{corpus / 'c.jsonl'}:2", "reason": bad_line},
         {"path": str(corpus / "empty.txt"), "reason": "empty file"},
     ]
+
+
+def test_ingest_exits_0_when_every_file_loads(data_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "ok.md").write_text("# Ok\n\nThis one loads.")
+    assert rag("kb", "create", "notes")[0] == 0
+    code, out, err = rag_streams("ingest", "notes", str(tmp_path / "ok.md"))
+    assert code == 0, err
+    assert out.startswith("1 added")

@@ -311,3 +311,22 @@ def test_a_long_header_is_cut_and_the_text_still_fits() -> None:
         assert c.title.startswith("T > h0 h1")
         assert len(tokenizer.token_spans(c.title)) <= 48
         assert len(tokenizer.token_spans(embedding_text(c.title, c.text))) <= window
+
+
+def test_a_megabyte_without_spaces_is_cut_by_characters(minilm: Embedder) -> None:
+    # The MiniLM tokenizer makes one [UNK] token of any word past 100 characters, so the token
+    # budget alone once let this whole megabyte through as one chunk.
+    blob = "x" * 1_000_000
+    doc = one(f"A short sentence first. {blob} And a last one.")
+    chunks = chunk_document(doc, minilm.tokenizer, 200, 32, max_chars=4000)
+    assert max(len(c.text) for c in chunks) <= 4000
+    assert "".join(c.text for c in chunks).count("x") == 1_000_000  # nothing is lost
+    assert chunks[0].text.startswith("A short sentence first.")
+    assert chunks[-1].text.endswith("And a last one.")
+
+
+def test_the_character_cap_prefers_whitespace() -> None:
+    words = " ".join(f"word{i:04d}" for i in range(400))  # 3,599 characters, few tokens
+    pieces = [c.text for c in chunk_document(one(words), WordTokenizer(), 1000, 0, max_chars=500)]
+    assert all(len(p) <= 500 for p in pieces)
+    assert " ".join(pieces) == words  # every cut fell on a space

@@ -16,7 +16,7 @@ from typing import Any
 
 from rag.embedding.base import Vectors
 from rag.errors import InvalidInputError
-from rag.stores.base import Filters
+from rag.stores.base import FILTER_ALIASES, Filters
 from rag.stores.elasticsearch.codec import CHUNK
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -33,7 +33,14 @@ def filter_clauses(filters: Filters | None, kind: str = CHUNK) -> list[Query]:
     """`bool.filter` clauses: entries of `kind` whose metadata matches every filter."""
     clauses: list[Query] = [{"term": {"kind": kind}}]
     for key, value in (filters or {}).items():
-        clauses.append({"terms": {f"metadata.{_checked_key(key)}": spellings(key, value)}})
+        values = spellings(key, value)
+        fields = FILTER_ALIASES.get(_checked_key(key), (key,))
+        matches = [{"terms": {f"metadata.{field}": values}} for field in fields]
+        clauses.append(
+            matches[0]
+            if len(matches) == 1
+            else {"bool": {"should": matches, "minimum_should_match": 1}}
+        )
     return clauses
 
 

@@ -12,7 +12,7 @@ import math
 import re
 
 from rag.errors import InvalidInputError
-from rag.stores.base import Filters
+from rag.stores.base import FILTER_ALIASES, Filters
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
@@ -27,10 +27,14 @@ def filter_sql(filters: Filters, column: str) -> tuple[str, Params]:
     clauses: list[str] = []
     params: Params = []
     for key, value in filters.items():
-        clause, clause_params = _one(column, _checked_key(key), value)
-        clauses.append(clause)
-        params.extend(clause_params)
+        alternatives = [_one(column, name, value) for name in _aliases(_checked_key(key))]
+        clauses.append("(" + " OR ".join(clause for clause, _ in alternatives) + ")")
+        params.extend(p for _, clause_params in alternatives for p in clause_params)
     return " AND ".join(clauses), params
+
+
+def _aliases(key: str) -> tuple[str, ...]:
+    return FILTER_ALIASES.get(key, (key,))
 
 
 def _checked_key(key: object) -> str:

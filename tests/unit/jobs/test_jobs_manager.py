@@ -168,3 +168,19 @@ def test_a_job_whose_kb_was_dropped_fails_clearly(env: Env) -> None:
     failed = wait_for(env, job.id)
     assert failed.state == "failed"
     assert failed.message == "knowledge base 'docs' no longer exists"
+
+
+def test_nested_html_beside_a_good_txt_leaves_the_txt_stored_and_searchable(env: Env) -> None:
+    target = create_kb(env)
+    env.jobs.start()
+    deep = b"<html><body>" + b"<div>" * 5000 + b"deep" + b"</div>" * 5000 + b"</body></html>"
+    files = {"deep.html": deep, "good.txt": b"Otters crack shellfish open with stones."}
+    job = wait_for(env, upload(env, target, files).id)
+
+    assert job.state == "succeeded", job.message
+    assert [(e.file, e.error) for e in job.errors] == [
+        ("deep.html", "HTML nests elements more than 256 levels deep "
+         "(limit RAG_INGEST_MAX_HTML_DEPTH)")
+    ]  # fmt: skip
+    hits = env.kbs.get(target.stored).store.search_bm25("otters shellfish", 5)
+    assert [h.doc_id for h in hits] == ["good.txt"]
