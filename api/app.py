@@ -11,10 +11,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import console
+from api.auth.throttle import FailedAuthThrottle
 from api.errors import install_error_handlers
 from api.metrics import Metrics
 from api.middleware import BodyLimit, RequestContext, Timeout
 from api.openai import chat, embeddings, models
+from api.ops_access import OpsAccess
 from api.readiness import Warmup
 from api.routes import answer, documents, health, jobs, kbs, keys, oauth, search
 from api.services import Services
@@ -44,7 +46,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         asyncio.get_running_loop().set_default_executor(executor)
         built = services or Services.build(settings, metrics=metrics)
         app.state.services = built
-        warmup = Warmup(built.router, built.router.resolve("general"))
+        # The profile that generates: a quoting default has nothing to load, schemas do.
+        warmup = Warmup(built.router, built.router.resolve("general", schema=True))
         app.state.warmup = warmup
         warmup.start()
         built.start()
@@ -70,6 +73,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     console.mount(app)
     # Outermost last: the request id wraps everything, limits sit inside it.
     app.add_middleware(Timeout, seconds=settings.api_request_timeout)
+    app.add_middleware(OpsAccess, settings=settings)
+    app.add_middleware(FailedAuthThrottle, per_minute=settings.api_auth_failures_per_minute)
     app.add_middleware(
         BodyLimit, max_body=settings.api_max_body_bytes, max_upload=settings.api_max_upload_bytes
     )

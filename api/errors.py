@@ -2,12 +2,17 @@
 
 The mapping from domain errors to statuses lives here and nowhere else. Bodies carry the
 error's own message (domain errors are written for the caller) and the request id; an
-unexpected exception says only "internal error", its trace goes to the log.
+unexpected exception says only "internal error", its trace goes to the log. Unexpected
+exceptions are answered by the request-id middleware (`unexpected_response`), not by a
+Starlette handler: Starlette's ServerErrorMiddleware sits outside every middleware, so its
+answer would lack the request id and it re-raises, which makes the server drop the connection.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
+import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.context import request_id
 from api.schemas import ErrorDetail, ErrorOut
+from controlplane.principal import Principal
 from indexer.jobs.errors import JobFinishedError, JobNotFoundError
 from rag.answer.errors import AnswerError
 from rag.errors import (
@@ -31,6 +37,7 @@ from rag.errors import (
     StoreError,
 )
 from rag.generation.errors import GeneratorError, GeneratorUnavailableError
+from rag.tenancy import unqualified
 
 log = logging.getLogger("api.errors")
 
@@ -105,12 +112,25 @@ def error_body(
     return ErrorOut(error=detail, request_id=request_id()).model_dump()
 
 
+def public_message(exc: RagError) -> str:
+    """What the caller reads of a domain error: a backend's says which, never where it runs."""
+    if isinstance(exc, BackendUnavailableError):
+        return f"{exc.backend} is unavailable; try again later"
+    if isinstance(exc, GeneratorUnavailableError):
+        # Its text names the vLLM endpoint and the client's exception: the operator's.
+        return "the generator is unavailable; try again later"
+    if isinstance(exc, StoreError):
+        # Its text names files, indices and server replies: the operator's, in the log.
+        return "the storage engine failed (the server log has the details)"
+    return str(exc)
+
+
 def exception_body(exc: ApiError | RagError) -> dict[str, Any]:
     """The error body of an API or domain error, for a stream that has already started."""
     if isinstance(exc, ApiError):
         return error_body(exc.message, exc.type, exc.code, exc.param)
     _, type_, code = domain_status(exc)
-    return error_body(str(exc), type_, code)
+    return error_body(public_message(exc), type_, code)
 
 
 def error_response(
@@ -130,11 +150,15 @@ def api_error_response(exc: ApiError) -> JSONResponse:
     return error_response(exc.status, exc.message, exc.type, exc.code, exc.param, exc.headers)
 
 
-def rag_error_response(exc: RagError) -> JSONResponse:
+def rag_error_response(exc: RagError, principal: Principal | None = None) -> JSONResponse:
+    """The domain error's status and body; the caller's stored KB names read as its own."""
     status, type_, code = domain_status(exc)
-    if status >= 500 and status not in (502, 503):
+    if status >= 500 and status != 502:
         log.error("domain error %s: %s", type(exc).__name__, exc)
-    return error_response(status, str(exc), type_, code)
+    message = public_message(exc)
+    if principal is not None:
+        message = unqualified(message, principal.tenant)
+    return error_response(status, message, type_, code)
 
 
 def _validation_param(exc: RequestValidationError) -> tuple[str, str]:
@@ -146,6 +170,28 @@ def _validation_param(exc: RequestValidationError) -> tuple[str, str]:
         first = first or loc
         problems.append(f"{loc}: {err.get('msg', 'invalid')}")
     return first or "body", "; ".join(problems) or "invalid request"
+
+
+# A full disk (or quota) is the operator's to fix, and the caller's to retry later: 507.
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def unexpected_response(exc: Exception) -> JSONResponse:
+    """500 "internal error" (507 for a full disk) for an exception no handler mapped."""
+    no_space = (isinstance(exc, OSError) and exc.errno in _NO_SPACE) or (
+        isinstance(exc, sqlite3.OperationalError)
+        and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    )
+    if no_space:
+        log.error("out of disk space: %s", exc)
+        return error_response(
+            507,
+            "the server has no disk space left; retry later",
+            "server_error",
+            "insufficient_storage",
+        )
+    log.error("unhandled error", exc_info=exc)
+    return error_response(500, "internal error", "server_error", "internal")
 
 
 _HTTP_TYPES = {
@@ -164,9 +210,9 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, ApiError)
         return api_error_response(exc)
 
-    async def on_rag_error(_: Request, exc: Exception) -> JSONResponse:
+    async def on_rag_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RagError)
-        return rag_error_response(exc)
+        return rag_error_response(exc, getattr(request.state, "principal", None))
 
     async def on_validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -177,14 +223,10 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         type_ = _HTTP_TYPES.get(exc.status_code, "invalid_request_error")
         headers = dict(exc.headers or {})
-        return error_response(exc.status_code, str(exc.detail), type_, None, None, headers)
-
-    async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
-        return error_response(500, "internal error", "server_error", "internal")
+        code = getattr(exc, "code", None)  # set by api.middleware.BodyTooLarge
+        return error_response(exc.status_code, str(exc.detail), type_, code, None, headers)
 
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RagError, on_rag_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(Exception, on_unexpected)

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.context import new_request_id, reset_request_id, set_request_id
-from api.errors import error_body
+from api.errors import error_body, unexpected_response
 from api.metrics import Metrics
 
 log = logging.getLogger("api.access")
@@ -62,11 +62,13 @@ class RequestContext:
         token = set_request_id(rid)
         started = time.perf_counter()
         status = 500
+        responded = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
                 status = message["status"]
+                responded = True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", rid.encode()))
                 message = {**message, "headers": headers}
@@ -74,6 +76,13 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            # Answered here, inside the request id, and not re-raised: an exception that
+            # reaches the server makes it close the keep-alive connection.
+            if responded:
+                log.error("error after the response started", exc_info=exc)
+            else:
+                await unexpected_response(exc)(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
@@ -101,6 +110,14 @@ def _route_template(scope: Scope) -> str:
     )
     path = getattr(context, "path_format", None) or getattr(scope.get("route"), "path", None)
     return str(path) if path else "unmatched"
+
+
+class BodyTooLarge(HTTPException):
+    """413 with its error code; an HTTPException because FastAPI re-raises those from parsing."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(413, detail=message)
+        self.code = code
 
 
 class BodyLimit:
@@ -134,7 +151,7 @@ class BodyLimit:
                 if seen > limit:
                     # FastAPI re-raises an HTTPException from body parsing as it is, so the
                     # route's error handlers answer 413 even mid-parse.
-                    raise HTTPException(413, detail=_too_large(limit))
+                    raise BodyTooLarge(_too_large(limit), code)
             return message
 
         async def tracking_send(message: Message) -> None:

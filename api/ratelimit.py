@@ -20,7 +20,7 @@ from api.errors import ApiError
 _SWEEP_SECONDS = 60.0
 
 
-class _Buckets:
+class Buckets:
     """One bucket per key, `capacity` units, refilled at `capacity` per minute. Not locked."""
 
     def __init__(self, per_minute: int) -> None:
@@ -70,8 +70,8 @@ class RateLimiter:
         tokens_per_minute: int,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._requests = _Buckets(requests_per_minute)
-        self._tokens = _Buckets(tokens_per_minute)
+        self._requests = Buckets(requests_per_minute)
+        self._tokens = Buckets(tokens_per_minute)
         self._clock = clock
         self._lock = threading.Lock()
         self._last_sweep = clock()

@@ -21,6 +21,10 @@ from rag.workspace import Workspace
 
 log = logging.getLogger("api.readiness")
 PROBE_TIMEOUT = 2.0
+# Reported, but not a reason to be unready: Elasticsearch serves only the KBs created on it
+# (one tenant's choice), and every replica shares it, so routing elsewhere would not help.
+# Those KBs answer 503 while it is down; the rest of the service keeps serving.
+INFORMATIONAL = frozenset({"elasticsearch"})
 
 
 @dataclass
@@ -73,4 +77,7 @@ async def checks(settings: Settings, workspace: Workspace, warmup: Warmup) -> di
 
 
 def is_ready(results: dict[str, str]) -> bool:
-    return all(state in ("ok", "ready") for state in results.values())
+    """Every check that gates readiness is `ok` or `ready`."""
+    return all(
+        state in ("ok", "ready") for name, state in results.items() if name not in INFORMATIONAL
+    )

@@ -11,9 +11,19 @@ Rounding is part of the format: a passage's relevance has 4 decimals, a job's ti
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from controlplane.keys import MAX_LABEL
 from controlplane.principal import Scope
@@ -30,7 +40,21 @@ if TYPE_CHECKING:  # for annotations only
     from rag.kb import KBConfig
     from rag.types import Hit, StoredDocument
 
-Scalar = str | int | float | bool  # a metadata value, and a filter's
+# SQLite stores integers in 64 bits: a larger one would overflow in the engine (a 500), so the
+# boundary refuses it by name. Strict types keep `true` from passing as 1 and "5" as 5.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _int64(value: str | int | float | bool) -> str | int | float | bool:
+    wide = isinstance(value, int) and not isinstance(value, bool)
+    if wide and not INT64_MIN <= int(value) <= INT64_MAX:
+        raise ValueError(f"integer out of range: use -2^63 .. 2^63-1, got {value}")
+    return value
+
+
+FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+# A metadata value, and a filter's.
+Scalar = Annotated[StrictStr | StrictInt | FiniteFloat | StrictBool, AfterValidator(_int64)]
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 MAX_RECORDS = 10_000
 _FORBID = ConfigDict(extra="forbid")  # request bodies: a misspelt field is an error
@@ -114,8 +138,8 @@ class KBCreate(BaseModel):
     )
     engine: EngineKind = "local"
     index: IndexKind | None = Field(default=None, description="flat, hnsw or ivfpq")
-    chunk_tokens: int | None = Field(default=None, ge=16, le=256)
-    chunk_overlap: int | None = Field(default=None, ge=0, le=127)
+    chunk_tokens: int | None = Field(strict=True, default=None, ge=16, le=256)
+    chunk_overlap: int | None = Field(strict=True, default=None, ge=0, le=127)
     domain: str = Field(
         default="general",
         min_length=1,
@@ -125,7 +149,9 @@ class KBCreate(BaseModel):
         examples=["finance"],
     )
     fusion: FusionKind | None = Field(default=None, description=FUSION_HELP)
-    fusion_weight: float | None = Field(default=None, ge=0.0, le=1.0, description=WEIGHT_HELP)
+    fusion_weight: float | None = Field(
+        default=None, ge=0.0, le=1.0, strict=True, description=WEIGHT_HELP
+    )
     chunk_headers: bool | None = Field(
         default=None,
         description="index and embed each chunk under a header: document title and section",
@@ -294,7 +320,7 @@ class SearchBody(BaseModel):
 
     query: str = Field(min_length=1, max_length=4000, examples=["how does hybrid search work"])
     mode: SearchMode = "hybrid"
-    k: int = Field(default=10, ge=1, le=100)
+    k: int = Field(strict=True, default=10, ge=1, le=100)
     filters: dict[str, Scalar] | None = Field(
         default=None,
         max_length=32,
@@ -302,7 +328,9 @@ class SearchBody(BaseModel):
         examples=[{"year": 2023}],
     )
     fusion: FusionKind | None = Field(default=None, description=FUSION_HELP)
-    fusion_weight: float | None = Field(default=None, ge=0.0, le=1.0, description=WEIGHT_HELP)
+    fusion_weight: float | None = Field(
+        default=None, ge=0.0, le=1.0, strict=True, description=WEIGHT_HELP
+    )
 
 
 class HitOut(BaseModel):
@@ -360,11 +388,13 @@ class AnswerBody(BaseModel):
     filters: dict[str, Scalar] | None = Field(default=None, max_length=32)
     mode: SearchMode = "hybrid"
     fusion: FusionKind | None = Field(default=None, description=FUSION_HELP)
-    fusion_weight: float | None = Field(default=None, ge=0.0, le=1.0, description=WEIGHT_HELP)
-    k: int | None = Field(default=None, ge=1, le=50)
+    fusion_weight: float | None = Field(
+        default=None, ge=0.0, le=1.0, strict=True, description=WEIGHT_HELP
+    )
+    k: int | None = Field(strict=True, default=None, ge=1, le=50)
     profile: str | None = Field(default=None, max_length=64)
-    max_tokens: int | None = Field(default=None, ge=16, le=8192)
-    min_relevance: float | None = Field(default=None, ge=-1.0, le=1.0)
+    max_tokens: int | None = Field(strict=True, default=None, ge=16, le=8192)
+    min_relevance: float | None = Field(default=None, ge=-1.0, le=1.0, strict=True)
     stream: bool = False
 
 
@@ -447,9 +477,14 @@ class AnswerOut(BaseModel):
     passages: list[PassageOut]
     usage: UsageOut
     timings: AnswerTimings
-    profile: str
-    model: str
+    profile: str = Field(description="the profile that produced the answer")
+    model: str = Field(description="its model; `extractive (<embedder>)` when quoted")
     attempts: int = Field(description="generations run: 0 when no passage was relevant")
+    quoted: bool = Field(
+        default=False,
+        description="true when `answer` is sentences quoted verbatim from the cited passages "
+        "(the extractive profile): quoted, not written by a model",
+    )
 
     @classmethod
     def of(cls, answer: Answer) -> AnswerOut:
@@ -470,6 +505,7 @@ class AnswerOut(BaseModel):
             profile=answer.profile,
             model=answer.model,
             attempts=answer.attempts,
+            quoted=answer.quoted,
         )
 
 

@@ -15,6 +15,7 @@ from rag.composition import answer_settings, router_settings
 from rag.config import Settings
 from rag.embedding import Embedder, load_embedder
 from rag.embedding.batching import MicroBatchingEmbedder, batched
+from rag.files import private_dir
 from rag.generation.router import GeneratorRouter
 from rag.pool import KBPool
 from rag.workspace import Workspace
@@ -48,7 +49,7 @@ class Services:
 
         `router` and `embedder` let tests substitute fakes for the models.
         """
-        settings.api_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.api_dir)
         inner = embedder or load_embedder(settings.embedder, settings.embed_batch_size)
         shared = batched(
             inner,

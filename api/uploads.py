@@ -8,6 +8,7 @@ received, not after a spool has swallowed them. Disk writes run off the event lo
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import BinaryIO
@@ -129,7 +130,9 @@ class _Writer:
             if handle is None:
                 if data is None:
                     continue
-                handle = self._open[name] = (self.folder / name).open("xb")
+                # 0600 like everything under the data directory (rag/files.py says why).
+                fd = os.open(self.folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                handle = self._open[name] = os.fdopen(fd, "wb")
             if data is None:
                 handle.close()
                 del self._open[name]

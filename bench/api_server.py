@@ -78,12 +78,18 @@ class Server:
 
 
 def start_server(
-    name: str, data_dir: Path, log: Path, env: dict[str, str], threads: int | None = None
+    name: str,
+    data_dir: Path,
+    log: Path,
+    env: dict[str, str],
+    threads: int | None = None,
+    *,
+    keyed: bool = False,
 ) -> Server:
     """Launch `rag serve --no-auth` on a free loopback port with `env` over the defaults.
 
     With `threads`, the server runs its blocking work on that many threads
-    (RAG_API_WORKER_THREADS) instead of the configured default.
+    (RAG_API_WORKER_THREADS) instead of the configured default; `keyed` drops `--no-auth`.
     """
     port = free_port()
     full_env = {
@@ -96,7 +102,9 @@ def start_server(
     }
     if threads is not None:
         full_env["RAG_API_WORKER_THREADS"] = str(threads)
-    cmd = [RAG, "serve", "--host", "127.0.0.1", "--port", str(port), "--no-auth"]
+    cmd = [RAG, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    if not keyed:
+        cmd.append("--no-auth")
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as fh:
         process = subprocess.Popen(cmd, env=full_env, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO)

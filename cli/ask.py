@@ -101,6 +101,8 @@ def render(answer: Answer) -> str:
         body = answer.answer
     t = answer.timings
     facts = [answer.outcome.replace("_", " ")]
+    if answer.quoted:
+        facts.append("quoted verbatim from the sources, not written by a model")
     if answer.confidence is not None:
         facts.append(f"confidence {answer.confidence:.2f}")
     facts.append(f"profile {answer.profile} ({answer.model})")

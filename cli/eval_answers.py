@@ -25,9 +25,18 @@ PROBE_SIBLING = {"pubmedqa": "tatqa", "tatqa": "pubmedqa"}
 def answers(
     dataset: Path = typer.Option(..., help="PubMedQA or TAT-QA folder (detected by its files)"),
     limit: int = typer.Option(20, help="questions to ask (the CPU model is slow)"),
-    probes: int = typer.Option(10, help="unanswerable probes to ask (0: none)"),
+    probes: int = typer.Option(10, help="other-domain unanswerable probes to ask (0: none)"),
     probe_dataset: Path | None = typer.Option(
         None, help="where probes come from (default: the sibling tatqa/ or pubmedqa/ folder)"
+    ),
+    domain_probes: int = typer.Option(
+        10, help="same-domain probes: this set's questions about a name or year the KB lacks"
+    ),
+    held_out_probes: int = typer.Option(
+        0, help="PubMedQA: questions whose abstract is not indexed (the KB lacks the study)"
+    ),
+    free_text: bool = typer.Option(
+        False, help="PubMedQA as free text, scored by token F1 against the long answer"
     ),
     corpus: int | None = typer.Option(None, help="contexts to index (default 300 PubMedQA)"),
     profile: str | None = typer.Option(None, help="generator profile (default: by KB domain)"),
@@ -37,15 +46,22 @@ def answers(
 ) -> None:
     """Ask a QA set through the answer path; unanswerable probes test abstention."""
     from evaluation.answers import detect_kind, load_answer_set
+    from evaluation.probes import same_domain_probes
 
     with reported_errors():
         kind = detect_kind(dataset)
-        data = load_answer_set(dataset, corpus or DEFAULT_CORPUS[kind])
+        data = load_answer_set(dataset, corpus or DEFAULT_CORPUS[kind], free_text)
+        in_domain = same_domain_probes(data, domain_probes)
+        held_out: list[EvalQuestion] = []
+        if held_out_probes > 0 and kind == "pubmedqa":
+            everything = load_answer_set(dataset, None, free_text).questions
+            held_out = everything[len(data.questions) :][:held_out_probes]
         probe_folder = probe_dataset or dataset.parent / PROBE_SIBLING[kind]
         probe_questions: list[EvalQuestion] = []
         if probes > 0 and probe_folder.exists():
             probe_questions = load_answer_set(probe_folder).questions[:probes]
-        report = asyncio.run(_run(workspace(), data, probe_questions, limit, profile, mode, k))
+        probe_sets = (probe_questions, in_domain, held_out)
+        report = asyncio.run(_run(workspace(), data, probe_sets, limit, profile, mode, k))
     if as_json:
         typer.echo(json.dumps(report.model_dump()))
         return
@@ -57,7 +73,7 @@ def answers(
 async def _run(
     ws: Workspace,
     data: AnswerSet,
-    probes: list[EvalQuestion],
+    probes: tuple[list[EvalQuestion], list[EvalQuestion], list[EvalQuestion]],
     limit: int,
     profile: str | None,
     mode: SearchMode,
@@ -76,7 +92,9 @@ async def _run(
             answerer,
             kb,
             data,
-            probes,
+            probes[0],
+            domain_probes=probes[1],
+            held_out_probes=probes[2],
             limit=limit,
             profile=profile,
             mode=mode,
@@ -99,10 +117,15 @@ def render(report: AnswerReport) -> str:
         "|---|---|",
         *(f"| {k} | {v:g} |" for k, v in report.metrics.items() if k != "questions"),
     ]
-    if report.probes:
-        lines += ["", f"unanswerable probes: {int(report.probes['probes'])} questions", ""]
-        lines += ["| metric | value |", "|---|---|"]
-        lines += [f"| {k} | {v:g} |" for k, v in report.probes.items() if k != "probes"]
+    for probes, what in (
+        (report.probes, "other-domain"),
+        (report.domain_probes, "same-domain"),
+        (report.held_out_probes, "held-out (same domain, study not indexed)"),
+    ):
+        if probes:
+            lines += ["", f"unanswerable {what} probes: {int(probes['probes'])} questions", ""]
+            lines += ["| metric | value |", "|---|---|"]
+            lines += [f"| {k} | {v:g} |" for k, v in probes.items() if k != "probes"]
     if report.errors:
         lines += ["", "failures (first few):", *(f"- {e[:300]}" for e in report.errors)]
     return "\n".join(lines)

@@ -85,8 +85,14 @@ def drop(
     if not yes:
         typer.confirm(f"Drop knowledge base {name!r} and all its data?", abort=True)
     with reported_errors():
-        workspace().drop(name)
+        left = workspace().drop(name)
     typer.echo(f"dropped {name}")
+    if left:
+        typer.echo(
+            f"warning: the server could not be reached; {left} still hold the KB's data. "
+            f"Creating a KB named {name!r} again clears them, or delete them by hand.",
+            err=True,
+        )
 
 
 @app.command()

@@ -26,6 +26,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.http_protocol import JsonErrorHttpTools
     from api.logs import configure
 
     with reported_errors():
@@ -44,6 +45,7 @@ def serve(
             port=port,
             log_config=log_config,
             access_log=False,
+            http=JsonErrorHttpTools,
             timeout_graceful_shutdown=30,
         )
 

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, field_serializer
 
 from controlplane.principal import SCOPES, Principal, Scope
 from rag.errors import InvalidInputError
+from rag.files import private_dir, private_file
 from rag.tenancy import check_public_name, check_tenant
 
 KEY_PREFIX = "rag_"
@@ -136,8 +137,8 @@ class KeyStore:
     """Keys in SQLite at `path`; safe to share between threads."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
+        private_dir(path.parent)
+        self.path = private_file(path)
         self._lock = threading.Lock()
         # One connection guarded by a lock: SQLite calls are short and the lock keeps the
         # connection's state consistent across the service's worker threads.

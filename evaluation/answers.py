@@ -3,9 +3,12 @@
 The dataset's contexts are ingested into a KB kept in the workspace (keyed by the data file
 and the chunking settings, so re-runs skip the embedding). Each question goes through the
 full answer path. PubMedQA is asked with an analyst schema holding a yes/no/maybe `decision`
-(scored against `final_decision`); TAT-QA with the default schema (exact match and token F1
-of the answer text). Probes are questions of the other dataset asked of this KB: the right
-answer is an abstention. Abstentions and failures score zero on quality.
+(scored against `final_decision`), or as free text (`free_text`: token F1 of the answer
+against the abstract's conclusion, `long_answer`), which every profile can answer; TAT-QA
+with the default schema (exact match and token F1 of the answer text). Probes are questions
+the KB cannot answer: of the other dataset (another domain), or of this one rewritten to ask
+about a name or a year the KB lacks (`evaluation.probes`); the right answer is an abstention.
+Abstentions and failures score zero on quality.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class EvalQuestion:
     question: str
     gold: tuple[str, ...]  # PubMedQA: (decision,); TAT-QA: the gold spans
     doc_id: str  # the document that holds the answer
+    long_answer: str = ""  # PubMedQA: the abstract's conclusion, the free-text gold
 
 
 @dataclass(frozen=True)
@@ -74,18 +78,23 @@ def detect_kind(folder: Path) -> DatasetKind:
     raise InvalidInputError(f"{folder} holds neither PubMedQA (qa.jsonl) nor TAT-QA data")
 
 
-def load_answer_set(folder: Path, corpus: int | None = None) -> AnswerSet:
-    """The dataset in `folder`; `corpus` caps how many contexts are indexed (and asked)."""
+def load_answer_set(folder: Path, corpus: int | None = None, free_text: bool = False) -> AnswerSet:
+    """The dataset in `folder`; `corpus` caps how many contexts are indexed (and asked).
+
+    `free_text` asks PubMedQA without the decision schema (TAT-QA is always free text).
+    """
     if detect_kind(folder) == "pubmedqa":
         items = load_pubmedqa(folder)[:corpus]
-        questions = [EvalQuestion(i.id, i.question, (i.decision,), i.doc_id) for i in items]
+        questions = [
+            EvalQuestion(i.id, i.question, (i.decision,), i.doc_id, i.long_answer) for i in items
+        ]
         return AnswerSet(
             "pubmedqa",
             folder / "qa.jsonl",
             "medical",
             pubmedqa_documents(items),
             questions,
-            DECISION_SCHEMA,
+            None if free_text else DECISION_SCHEMA,
         )
     contexts = load_tatqa(folder)[:corpus]
     # Round-robin over contexts: a sample of any size spreads over many reports.
@@ -124,7 +133,10 @@ class AnswerReport(BaseModel):
     mode: SearchMode
     k: int
     metrics: dict[str, float] = Field(default_factory=dict)
-    probes: dict[str, float] = Field(default_factory=dict)
+    probes: dict[str, float] = Field(default_factory=dict)  # other-domain probes
+    domain_probes: dict[str, float] = Field(default_factory=dict)  # same-domain probes
+    # PubMedQA questions whose abstract is not indexed: same domain, nothing swapped.
+    held_out_probes: dict[str, float] = Field(default_factory=dict)
     errors: list[str] = Field(default_factory=list)  # the first few failures, for diagnosis
 
 
@@ -150,6 +162,8 @@ async def evaluate_answers(
     data: AnswerSet,
     probes: Sequence[EvalQuestion] = (),
     *,
+    domain_probes: Sequence[EvalQuestion] = (),
+    held_out_probes: Sequence[EvalQuestion] = (),
     limit: int = 20,
     profile: str | None = None,
     mode: SearchMode = "hybrid",
@@ -157,8 +171,13 @@ async def evaluate_answers(
     progress: bool = False,
 ) -> AnswerReport:
     """Ask `limit` questions and the probes; summarise quality, rates and latency."""
-    name = answerer.router.resolve(kb.config.domain, profile)
-    model = answerer.router.generator(name).name
+    name = answerer.router.resolve(kb.config.domain, profile, data.schema is not None)
+    if data.schema is not None and not answerer.router.fills_schemas(name):
+        raise InvalidInputError(
+            f"profile {name!r} quotes passages and cannot fill PubMedQA's decision schema: "
+            "ask the questions as free text (--free-text)"
+        )
+    model = answerer.model_name(kb, name)
     report = AnswerReport(
         dataset=kb.config.name,
         kind=data.kind,
@@ -175,14 +194,20 @@ async def evaluate_answers(
         await _ask(answerer, kb, base, q, data.kind)
         for q in tqdm(questions, desc="questions", disable=not progress)
     ]
-    report.metrics = summarize(asked, data.kind)
-    if probes:
-        probed = [
-            await _ask(answerer, kb, base, q, None)
-            for q in tqdm(probes, desc="probes", disable=not progress)
-        ]
-        report.probes = summarize_probes(probed)
-        asked += probed
+    report.metrics = summarize(asked, data.kind, free_text=data.schema is None)
+    probe_sets = (
+        (probes, "probes"),
+        (domain_probes, "domain_probes"),
+        (held_out_probes, "held_out_probes"),
+    )
+    for unanswerable, field in probe_sets:
+        if unanswerable:
+            probed = [
+                await _ask(answerer, kb, base, q, None)
+                for q in tqdm(unanswerable, desc=field, disable=not progress)
+            ]
+            setattr(report, field, summarize_probes(probed))
+            asked += probed
     report.errors = [r.error for r in asked if r.error][:MAX_ERRORS]
     return report
 
@@ -202,9 +227,12 @@ async def _ask(
         return AskResult(answer.outcome, seconds)
     cites_gold = any(c.doc_id == q.doc_id for c in answer.citations)
     valid = citations_valid(answer)
-    if kind == "pubmedqa":
+    if kind == "pubmedqa" and base.schema is not None:
         correct = float(answer.data["decision"] == q.gold[0])
         return AskResult(answer.outcome, seconds, correct, correct, cites_gold, valid)
+    if kind == "pubmedqa":  # free text: the conclusion is the gold, decision words are not
+        f1 = token_f1(answer.answer, (q.long_answer,))
+        return AskResult(answer.outcome, seconds, 0.0, f1, cites_gold, valid)
     em, f1 = exact_match(answer.answer, q.gold), token_f1(answer.answer, q.gold)
     return AskResult(answer.outcome, seconds, em, f1, cites_gold, valid)
 
@@ -217,17 +245,23 @@ def citations_valid(answer: Answer) -> bool:
     )
 
 
-def summarize(results: Sequence[AskResult], kind: DatasetKind) -> dict[str, float]:
+def summarize(
+    results: Sequence[AskResult], kind: DatasetKind, free_text: bool = False
+) -> dict[str, float]:
     """Quality, contract rates and latency over the asked questions."""
     n = len(results)
     generated = [r for r in results if r.outcome != "no_relevant_passages"]
     finished = [r for r in generated if r.outcome != "truncated"]
     answered = [r for r in results if r.outcome == "answered"]
-    quality = (
-        {"accuracy": mean([r.score for r in results])}
-        if kind == "pubmedqa"
-        else {"exact_match": mean([r.score for r in results]), "f1": mean([r.f1 for r in results])}
-    )
+    if kind == "pubmedqa" and not free_text:
+        quality = {"accuracy": mean([r.score for r in results])}
+    elif kind == "pubmedqa":
+        quality = {"f1": mean([r.f1 for r in results])}
+    else:
+        quality = {
+            "exact_match": mean([r.score for r in results]),
+            "f1": mean([r.f1 for r in results]),
+        }
     return {
         "questions": n,
         **{k: round(v, 4) for k, v in quality.items()},

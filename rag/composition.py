@@ -57,6 +57,7 @@ def router_settings(settings: Settings, cache_dir: Path | None = None) -> Router
         profiles=settings.generator_profiles,
         default_profile=settings.default_profile,
         domain_profiles=settings.domain_profiles,
+        schema_profile=settings.schema_profile,
     )
 
 

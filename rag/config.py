@@ -8,12 +8,18 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.embedding.sentence import PACKAGED_EMBEDDER
-from rag.generation.profiles import LOCAL_PROFILE, GeneratorProfile, default_profiles
+from rag.generation.profiles import (
+    EXTRACTIVE_PROFILE,
+    LOCAL_PROFILE,
+    GeneratorProfile,
+    default_profiles,
+)
 from rag.types import FusionKind, IndexKind
 
 
@@ -79,9 +85,13 @@ class Settings(BaseSettings):
 
     # Generation: named profiles (RAG_GENERATOR_PROFILES as JSON), the default one, and the
     # profile a KB of each domain uses (RAG_DOMAIN_PROFILES='{"finance": "vllm"}').
+    # Free-text answers quote passages by default: on PubMedQA and TAT-QA they read better
+    # than the packaged 135M model writes (docs/evaluation.md); an analyst schema, which
+    # quoting cannot fill, goes to `schema_profile` unless its request names a profile.
     generator_profiles: dict[str, GeneratorProfile] = Field(default_factory=default_profiles)
-    default_profile: str = LOCAL_PROFILE
+    default_profile: str = EXTRACTIVE_PROFILE
     domain_profiles: dict[str, str] = Field(default_factory=dict)
+    schema_profile: str = LOCAL_PROFILE
     # Answers: passages retrieved per question, and the dense cosine below which a passage
     # is not shown to the model. Calibrated for all-MiniLM-L6-v2: the best passage of 60
     # PubMedQA and TAT-QA questions over their own KB scored 0.38-0.92 (all but one >= 0.44);
@@ -104,6 +114,17 @@ class Settings(BaseSettings):
     api_jwt_ttl: int = Field(default=900, ge=30, le=86_400)
     # HS256 signing secret; when unset one is generated once and kept under the data dir.
     api_jwt_secret: SecretStr | None = None
+    # Who may read /metrics and the checks of /readyz (its status is always public, for
+    # probes), and /docs, /redoc and /openapi.json: `open` anyone; `loopback` clients on
+    # loopback, or anyone sending `Authorization: Bearer <RAG_API_OPS_TOKEN>`; `token` only
+    # the latter. Metrics and readiness details describe the whole service, not one tenant,
+    # so they are the operator's: a tenant's API key does not open them.
+    api_ops_access: Literal["open", "loopback", "token"] = "loopback"
+    api_docs_access: Literal["open", "loopback", "token"] = "open"
+    api_ops_token: SecretStr | None = None
+    # Failed authentications (401) allowed per client address per minute; past that the
+    # address gets 429 until its allowance refills, so keys cannot be guessed at speed.
+    api_auth_failures_per_minute: int = Field(default=30, ge=1)
     # One thread owns the embedder; queries that queue while it encodes are encoded together
     # in the next batch. A window makes the first query of a batch wait for more as well:
     # bench/api_load.py measured no gain from 5 ms at 32 clients and a 12% cost at 1 client.

@@ -36,7 +36,11 @@ class StoreError(RagError):
 
 
 class BackendUnavailableError(StoreError):
-    pass
+    """`backend` names the kind of server ("elasticsearch"), never where it runs."""
+
+    def __init__(self, message: str, backend: str = "storage backend") -> None:
+        super().__init__(message)
+        self.backend = backend
 
 
 class LoaderError(RagError):

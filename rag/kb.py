@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from rag.embedding.base import Embedder
 from rag.errors import ConfigError, KBExistsError, KBNotFoundError
-from rag.files import write_atomic
+from rag.files import private_dir, write_atomic
 from rag.retrieval import FusionKind, Retriever
 from rag.stores.base import Store
 from rag.types import EngineKind, IndexKind
@@ -92,11 +92,14 @@ class Registry:
     def path(self, name: str) -> Path:
         return self.root / check_name(name)
 
+    def exists(self, name: str) -> bool:
+        return (self.path(name) / CONFIG_FILE).exists()
+
     def create(self, config: KBConfig) -> Path:
         folder = self.path(config.name)
         if (folder / CONFIG_FILE).exists():
             raise KBExistsError(f"knowledge base {config.name!r} already exists")
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
         write_atomic(folder / CONFIG_FILE, config.model_dump_json(indent=2))
         return folder
 

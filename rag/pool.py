@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
+from rag.errors import RagError
 from rag.kb import OpenKB
 from rag.workspace import Workspace
+
+log = logging.getLogger("rag.pool")
+
+
+def _close(kb: OpenKB) -> None:
+    # A store that cannot flush (its server is down) must not block dropping the KB or
+    # shutting down: what it could not flush was never acknowledged as indexed.
+    try:
+        kb.close()
+    except RagError as exc:
+        log.warning("closing KB %r failed: %s", kb.config.name, exc)
 
 
 class KBPool:
@@ -29,15 +42,15 @@ class KBPool:
         with self._lock:
             kb = self._open.pop(stored_name, None)
         if kb is not None:
-            kb.close()
+            _close(kb)
 
-    def drop(self, stored_name: str) -> None:
-        """Delete a KB and everything stored for it."""
+    def drop(self, stored_name: str) -> str | None:
+        """Delete a KB and everything stored for it; what stays on an unreachable server."""
         self.evict(stored_name)
-        self.workspace.drop(stored_name)
+        return self.workspace.drop(stored_name)
 
     def close(self) -> None:
         with self._lock:
             opened, self._open = list(self._open.values()), {}
         for kb in opened:
-            kb.close()
+            _close(kb)

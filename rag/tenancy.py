@@ -57,6 +57,13 @@ def public_name(config: KBConfig) -> str:
     return config.name
 
 
+def unqualified(text: str, tenant: str) -> str:
+    """`text` with tenant `tenant`'s stored KB names written as the tenant knows them."""
+    if tenant == DEFAULT_TENANT:
+        return text
+    return text.replace(f"{tenant}{SEPARATOR}", "")
+
+
 def owns(tenant: str, config: KBConfig) -> bool:
     """Whether `tenant` owns the stored KB: the config says so, whatever the name looks like."""
     return config.tenant == tenant

@@ -5,18 +5,23 @@ Part of the composition: it reads `Settings` and hands each store its own small 
 
 from __future__ import annotations
 
+import logging
+
+from pydantic import ValidationError
+
 from rag.composition import store_settings
 from rag.config import Settings
 from rag.embedding import Embedder, load_embedder
-from rag.errors import ConfigError
+from rag.errors import BackendUnavailableError, ConfigError, KBExistsError
 from rag.kb import KBConfig, OpenKB, Registry
 from rag.retrieval import Fusion, FusionKind, Retriever
-from rag.stores.factory import drop_store, open_store
+from rag.stores.factory import drop_store, open_store, prepare_store, remote_data
 from rag.types import EngineKind, IndexKind
 
 # OpenKB moved to rag.kb (the answer path uses it and must not import rag.config); it is
 # still importable from here.
 __all__ = ["OpenKB", "Workspace"]
+log = logging.getLogger("rag.workspace")
 
 
 class Workspace:
@@ -71,8 +76,12 @@ class Workspace:
                 if chunk_headers is None
                 else chunk_headers,
             )
-        except ValueError as exc:  # pydantic's ValidationError is a ValueError
-            raise ConfigError(str(exc)) from exc
+        except ValidationError as exc:
+            raise ConfigError(_reasons(exc)) from exc
+        # Checked before preparing: preparing a remote engine clears that KB's indices.
+        if self.registry.exists(name):
+            raise KBExistsError(f"knowledge base {name!r} already exists")
+        prepare_store(config, self.registry.path(name), self.stores)
         self.registry.create(config)
         return config
 
@@ -97,8 +106,32 @@ class Workspace:
     def list(self) -> list[KBConfig]:
         return self.registry.list()
 
-    def drop(self, name: str) -> None:
-        """Delete a KB and everything stored for it."""
+    def drop(self, name: str) -> str | None:
+        """Delete a KB and everything stored for it; what stays on an unreachable server.
+
+        The registry entry goes even when the KB's server cannot be reached, so one dead
+        backend never leaves a KB that can be neither used nor removed. What it holds stays
+        there (named in the return value and the log) until a KB of that name is created
+        again, which clears it, or the operator deletes it.
+        """
         config = self.registry.get(name)
-        drop_store(config, self.registry.path(name), self.stores)
+        left: str | None = None
+        try:
+            drop_store(config, self.registry.path(name), self.stores)
+        except BackendUnavailableError as exc:
+            left = remote_data(config, self.stores)
+            log.warning(
+                "dropped KB %r without its remote data (%s): %s left behind", name, exc, left
+            )
         self.registry.drop(name)
+        return left
+
+
+def _reasons(exc: ValidationError) -> str:
+    """Each problem as `field: reason`, without pydantic's echo of the input (names, tenant)."""
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        field = ".".join(str(p) for p in error["loc"])
+        parts.append(f"{field}: {message}" if field else message)
+    return "invalid knowledge base options: " + "; ".join(parts)

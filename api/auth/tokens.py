@@ -22,6 +22,7 @@ from api.errors import invalid_token
 from controlplane.principal import SCOPES, Principal, Scope
 from rag.config import Settings
 from rag.errors import ConfigError, InvalidInputError
+from rag.files import private_dir
 
 log = logging.getLogger("api.auth.tokens")
 
@@ -128,7 +129,7 @@ def load_or_create_secret(path: Path) -> bytes:
     The key is the file's text, so copying it into RAG_API_JWT_SECRET (say, for a second
     replica) signs and verifies the same tokens.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     if not path.exists():
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -11,6 +11,10 @@ reports as such instead of failing to parse. A stream sends the answer's words a
 writes them, before the answer is validated; when the validated outcome turns out to be an
 abstention after words were sent, a last delta says so ("\\n\\n" + NOT_IN_KB, or a
 `refusal` delta under json_schema).
+
+A quoted answer (the extractive profile) opens with a line saying so, before its sentences,
+so a chat user reads it as quotations; `answered_by` names the profile and model of every
+completion (on a stream's last chunk).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from api.openai.condense import condense
 from api.openai.extract import FieldStream, TrimmedText
 from api.openai.models import invalid, resolve_model
 from api.openai.schemas import (
+    AnsweredBy,
     AssistantMessage,
     ChatCompletion,
     ChatCompletionChunk,
@@ -57,6 +62,11 @@ log = logging.getLogger("api.openai")
 
 MAX_QUESTION_CHARS = 4000  # as the native answer route: longer is not a question
 DONE = event(None, "[DONE]")
+
+
+def quoted_note(profile: str) -> str:
+    """The line that opens a quoted answer: what follows was quoted, not written."""
+    return f"Quoted from the knowledge base (profile {profile}; no model wrote this):\n\n"
 
 
 def refuse_unsupported(body: ChatCompletionRequest) -> None:
@@ -144,6 +154,10 @@ def citations(answer: Answer) -> list[CitationObject]:
     ]
 
 
+def answered_by(answer: Answer) -> AnsweredBy:
+    return AnsweredBy(profile=answer.profile, model=answer.model, quoted=answer.quoted)
+
+
 def usage(answer: Answer) -> CompletionUsage:
     u = answer.usage
     return CompletionUsage(
@@ -172,8 +186,9 @@ class Reply:
         elif self.structured:
             message = AssistantMessage(content=answer.answer)  # the data, as compact JSON
         else:
+            note = quoted_note(answer.profile) if answer.quoted else ""
             message = AssistantMessage(
-                content=answer.answer + citation_markers(answer.answer, answer)
+                content=note + answer.answer + citation_markers(answer.answer, answer)
             )
         return ChatCompletion(
             id=self.id,
@@ -182,6 +197,7 @@ class Reply:
             choices=[Choice(message=message)],
             usage=usage(answer),
             citations=citations(answer),
+            answered_by=answered_by(answer),
         )
 
     def chunk(
@@ -191,6 +207,7 @@ class Reply:
         finish: bool = False,
         usage: CompletionUsage | None = None,
         cited: list[CitationObject] | None = None,
+        by: AnsweredBy | None = None,
     ) -> ServerSentEvent:
         """One `data:` event; `delta` None makes the usage chunk (no choices)."""
         choices = (
@@ -205,6 +222,7 @@ class Reply:
             choices=choices,
             usage=usage,
             citations=cited,
+            answered_by=by,
         )
         return event(None, chunk.model_dump(mode="json"))
 
@@ -279,7 +297,7 @@ async def chat_completions(
         fusion=body.fusion,
         fusion_weight=body.fusion_weight,
     )
-    profile_name = services.router.resolve(opened.config.domain, profile)
+    profile_name = services.router.resolve(opened.config.domain, profile, schema is not None)
     reply = Reply(body.model, structured=schema is not None)
     if body.stream:
         # The passages event comes after retrieval and packing: their errors are HTTP errors.
@@ -314,6 +332,8 @@ async def _chunks(
 ) -> AsyncIterator[ServerSentEvent]:
     services, reply = run.services, run.reply
     text = StreamedText(reply.structured)
+    # A quoting profile streams only answers (its abstentions have no delta): say it is quoted.
+    note = "" if services.router.fills_schemas(run.profile) else quoted_note(run.profile)
     try:
         yield reply.chunk(Delta(role="assistant", content=""))
         answer: Answer | None = None
@@ -321,14 +341,17 @@ async def _chunks(
             if isinstance(item, DeltaEvent):
                 piece = text.feed(item.text)
                 if piece:
-                    yield reply.chunk(Delta(content=piece))
+                    yield reply.chunk(Delta(content=note + piece))
+                    note = ""
             elif isinstance(item, AnswerEvent):
                 answer = item.answer
         if answer is None:
             raise AnswerError("the answer stream ended without an answer")
         record_answer(services.metrics, run.request.mode, answer)
         services.limiter.charge_tokens(run.key_id, answer.usage.completion_tokens)
-        yield reply.chunk(text.ending(answer), finish=True, cited=citations(answer))
+        yield reply.chunk(
+            text.ending(answer), finish=True, cited=citations(answer), by=answered_by(answer)
+        )
         if run.include_usage:
             yield reply.chunk(None, usage=usage(answer))
     except (RagError, ApiError) as exc:

@@ -152,12 +152,12 @@ class ChatCompletionRequest(BaseModel):
         "grounded in the KB, with the citations in `citations`",
     )
     max_tokens: int | None = Field(
-        default=None, ge=16, le=8192, description="the answer's generation budget"
+        default=None, strict=True, ge=16, le=8192, description="the answer's generation budget"
     )
     max_completion_tokens: int | None = Field(
-        default=None, ge=16, le=8192, description="same as `max_tokens` (which wins)"
+        default=None, strict=True, ge=16, le=8192, description="same as `max_tokens` (which wins)"
     )
-    n: int | None = Field(default=None, description="only 1 is supported")
+    n: int | None = Field(default=None, strict=True, description="only 1 is supported")
     tools: list[Any] | None = Field(default=None, description="not supported (400)")
     functions: list[Any] | None = Field(default=None, description="not supported (400)")
     logprobs: bool | None = Field(default=None, description="not supported (400 when true)")
@@ -220,6 +220,17 @@ class Choice(BaseModel):
     logprobs: None = None
 
 
+class AnsweredBy(BaseModel):
+    """What produced a completion: the profile, its model, and whether the text is quoted."""
+
+    profile: str
+    model: str = Field(description="the generator's model; `extractive (<embedder>)` when quoted")
+    quoted: bool = Field(
+        description="true when the content is sentences quoted verbatim from the cited "
+        "passages (the extractive profile), not text a model wrote"
+    )
+
+
 class ChatCompletion(BaseModel):
     id: str = Field(examples=["chatcmpl-0f9c2b7e"])
     object: Literal["chat.completion"] = "chat.completion"
@@ -230,6 +241,7 @@ class ChatCompletion(BaseModel):
     citations: list[CitationObject] = Field(
         description="the passages the answer cites; empty for an abstention"
     )
+    answered_by: AnsweredBy
     system_fingerprint: None = None
 
 
@@ -262,6 +274,9 @@ class ChatCompletionChunk(BaseModel):
     choices: list[ChunkChoice]
     usage: CompletionUsage | None = None
     citations: list[CitationObject] | None = Field(
+        default=None, exclude_if=_unset, description="on the last chunk only"
+    )
+    answered_by: AnsweredBy | None = Field(
         default=None, exclude_if=_unset, description="on the last chunk only"
     )
     system_fingerprint: None = None

@@ -63,7 +63,7 @@ async def answer(body: AnswerBody, kb: ReadKB, services: ServicesDep) -> Any:
     services.limiter.check_tokens(kb.principal.key_id)
     opened = await asyncio.to_thread(services.kbs.get, kb.stored)
     request = answer_request(body)
-    profile = services.router.resolve(opened.config.domain, body.profile)
+    profile = services.router.resolve(opened.config.domain, body.profile, body.schema_ is not None)
     if body.stream:
         first, events = await primed(services.answerer.stream(opened, request))
         assert isinstance(first, PassagesEvent)

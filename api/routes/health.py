@@ -1,4 +1,7 @@
-"""Operations: liveness, readiness and Prometheus metrics (no authentication, no /v1)."""
+"""Operations: liveness, readiness and Prometheus metrics (no API key, no /v1).
+
+/metrics and the checks of /readyz are the operator's: see `api.ops_access`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from api.deps import ServicesDep
+from api.ops_access import allowed
 from api.readiness import Warmup, checks, is_ready
 from api.schemas import HealthOut, ReadyOut
 
@@ -28,7 +32,13 @@ async def readyz(request: Request, services: ServicesDep) -> JSONResponse:
     warmup: Warmup = request.app.state.warmup
     results = await checks(services.settings, services.workspace, warmup)
     ready = is_ready(results)
-    body = ReadyOut(status="ready" if ready else "not_ready", checks=results)
+    # The status is for every probe; what each backend says is the operator's.
+    shown = (
+        results
+        if allowed(request.scope, services.settings.api_ops_access, services.settings)
+        else {}
+    )
+    body = ReadyOut(status="ready" if ready else "not_ready", checks=shown)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 

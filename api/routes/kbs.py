@@ -7,8 +7,10 @@ import asyncio
 from fastapi import APIRouter, Response
 
 from api.deps import Admin, AdminKB, KBRef, Reader, ReadKB, ServicesDep, visible_kbs
+from api.errors import ApiError
 from api.schemas import AUTH_ERRORS, KB_ERRORS, KBCreate, KBList, KBOut, error_responses
 from api.services import Services
+from rag.errors import KBExistsError
 from rag.kb import KBConfig
 from rag.tenancy import stored_name
 
@@ -56,7 +58,16 @@ async def create_kb(body: KBCreate, services: ServicesDep, principal: Admin) -> 
             chunk_headers=body.chunk_headers,
         )
 
-    config = await asyncio.to_thread(create)
+    try:
+        config = await asyncio.to_thread(create)
+    except KBExistsError:
+        # Named as the tenant named it: the stored name is the registry's business.
+        raise ApiError(
+            409,
+            f"knowledge base {body.name!r} already exists",
+            type="conflict_error",
+            code="kb_exists",
+        ) from None
     return KBOut.of(config, 0, 0)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from indexer.jobs.model import RECORDS_FILE, FileError, Job
 from indexer.loaders import LoadFailure, ParsePool, ParseSettings, file_tasks
 from indexer.loaders.pool import FileTask
+from rag.files import private_file
 from rag.types import Document, Section
 
 UPLOAD_SOURCE = "upload:"
@@ -105,4 +106,4 @@ def records_documents(path: Path) -> Iterator[Document]:
 
 
 def write_records(path: Path, records: list[dict[str, object]]) -> None:
-    path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    private_file(path).write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")

@@ -15,7 +15,9 @@ start over, with the documents the earlier run wrote counted as `unchanged`.
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import shutil
 import threading
 import time
@@ -43,8 +45,16 @@ from indexer.jobs.store import JobStore
 from indexer.loaders import ParsePool
 from indexer.settings import parse_settings
 from rag.config import Settings
-from rag.errors import KBNotFoundError
+from rag.errors import (
+    BackendUnavailableError,
+    ConfigError,
+    InvalidInputError,
+    KBNotFoundError,
+    LoaderError,
+)
+from rag.files import PRIVATE_DIR, private_dir
 from rag.pool import KBPool
+from rag.tenancy import unqualified
 from rag.workspace import OpenKB
 
 log = logging.getLogger("indexer.jobs")
@@ -84,7 +94,7 @@ class JobManager:
         """Queue the jobs a previous process left unfinished, then start the worker."""
         if self._threads:
             return
-        self.uploads.mkdir(parents=True, exist_ok=True)
+        private_dir(self.uploads)
         resumed: list[Job] = []
         with self._lock:
             for job in self.store.unfinished():
@@ -135,7 +145,9 @@ class JobManager:
     def upload_folder(self, job_id: str) -> Path:
         """A new, empty folder for a job's uploads (the route streams files into it)."""
         folder = self.uploads / job_id
-        folder.mkdir(parents=True)
+        private_dir(self.uploads)
+        folder.mkdir(mode=PRIVATE_DIR)
+        os.chmod(folder, PRIVATE_DIR)  # mkdir's mode passes through the umask
         return folder
 
     def discard_upload(self, job_id: str) -> None:
@@ -347,7 +359,7 @@ class JobManager:
     def _failure_message(self, job: Job, exc: Exception) -> str:
         if not self._kb_exists(job):
             return f"knowledge base {job.kb_name!r} was deleted while the job ran"
-        return str(exc) or type(exc).__name__
+        return f"{_public_reason(exc, job.tenant)}; {_stored(job)}"
 
     def _end(self, job: Job, progress: JobProgress, state: JobState, message: str | None) -> None:
         self._moved("running", state)
@@ -386,6 +398,31 @@ class JobManager:
         for folder in self.uploads.iterdir():
             if folder.name not in keep:
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+def _public_reason(exc: Exception, tenant: str) -> str:
+    """Why a job failed, as its caller may read it: no paths, no internal names or exceptions."""
+    if isinstance(exc, InvalidInputError | ConfigError | LoaderError):
+        return unqualified(str(exc), tenant)  # written for the caller
+    if isinstance(exc, BackendUnavailableError):
+        return f"{exc.backend} became unavailable"
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
+            return "the server ran out of disk space"
+        cause = cause.__cause__ or cause.__context__
+    return "internal error (the server log has the details)"
+
+
+def _stored(job: Job) -> str:
+    """What a failed run left stored: whole documents only, which a new run skips."""
+    chunks = job.counts.indexed
+    if not chunks:
+        return "nothing was stored"
+    return (
+        f"{chunks} chunks written before the failure are stored and searchable "
+        "(each document whole); a new upload of the same files skips them"
+    )
 
 
 def _success_message(job: Job) -> str | None:

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 from indexer.jobs.model import FINAL_STATES, Job, JobState
+from rag.files import private_dir, private_file
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -31,8 +32,10 @@ class JobStore:
     """Insert, update and read jobs; `seq` keeps arrival order for FIFO resume."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        private_dir(path.parent)
+        self._conn = sqlite3.connect(
+            private_file(path), isolation_level=None, check_same_thread=False
+        )
         self._lock = threading.Lock()
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")

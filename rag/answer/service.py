@@ -1,5 +1,10 @@
 """The answer path: retrieve, gate by relevance, pack, generate under a schema, validate.
 
+A profile of the extractive backend replaces packing and generation by quoting: the
+sentences of the passing passages that best answer the question (`rag.answer.extractive`).
+The relevance gate is the same for every profile: a passage's cosine to the question, and
+the question's names, years and figures found in the passages that pass (`rag.answer.terms`).
+
 Retrieval, relevance and packing are blocking CPU work (FAISS, the embedder, tokenizers) and
 run in a worker thread; only generation is awaited on the event loop. A generation cut by
 `max_tokens` is retried once with twice the budget (the packing leaves room for it), then
@@ -10,16 +15,19 @@ the truncated text before extending it: the streaming form sends only the new pa
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
 from rag.answer.errors import AnswerError, AnswerTruncatedError
+from rag.answer.extractive import extract, quoted_answer
 from rag.answer.grounding import RunInfo, abstention, checked_output, grounded_answer
 from rag.answer.packing import MIN_CUT_TOKENS, pack_passages, render_passages
 from rag.answer.prompt import MAX_ANSWER_CHARS, answer_schema, system_message, user_message
 from rag.answer.relevance import above, relevance
 from rag.answer.settings import AnswerSettings
+from rag.answer.terms import key_terms, missing_terms
 from rag.answer.types import (
     Answer,
     AnswerEvent,
@@ -48,7 +56,8 @@ class Prepared:
 
     request: AnswerRequest
     profile: str
-    generator: Generator
+    generator: Generator | None  # None: the profile quotes instead of generating
+    model: str
     passages: tuple[Passage, ...]
     messages: tuple[Message, ...]
     schema: JSONSchema  # empty when no passage was relevant
@@ -80,6 +89,8 @@ class Answerer:
         prep = await asyncio.to_thread(self.prepare, kb, request)
         if not prep.passages:
             return self._nothing_relevant(prep)
+        if prep.generator is None:
+            return await asyncio.to_thread(self.quote, kb, prep)
         started = time.perf_counter()
         usage = Usage(0, 0)
         for attempt, budget in enumerate(prep.budgets, start=1):
@@ -96,12 +107,20 @@ class Answerer:
         if not prep.passages:
             yield AnswerEvent(self._nothing_relevant(prep))
             return
+        generator = prep.generator
+        if generator is None:
+            quoted = await asyncio.to_thread(self.quote, kb, prep)
+            # One delta holding the answer object, as a generator would have streamed it,
+            # so every consumer of deltas (the chat stream's field parser) reads it the same.
+            yield DeltaEvent(quoted_json(quoted))
+            yield AnswerEvent(quoted)
+            return
         started = time.perf_counter()
         usage = Usage(0, 0)
         sent = ""
         for attempt, budget in enumerate(prep.budgets, start=1):
             text = ""
-            items = prep.generator.stream(prep.messages, prep.schema, budget)
+            items = generator.stream(prep.messages, prep.schema, budget)
             try:
                 async for item in items:
                     if isinstance(item, Generation):
@@ -129,7 +148,9 @@ class Answerer:
         """Retrieve, gate and pack for `request` (blocking); generation is left to do."""
         if request.schema is not None:
             check_user_schema(request.schema)  # before any work: a bad schema is the caller's
-        name = self.router.resolve(kb.config.domain, request.profile)
+        name = self.router.resolve(kb.config.domain, request.profile, request.schema is not None)
+        if not self.router.fills_schemas(name):
+            return self._prepare_quote(kb, request, name)
         generator = self.router.generator(name)
         t0 = time.perf_counter()
         scored = self.retrieve(kb, request)
@@ -143,8 +164,52 @@ class Answerer:
         schema = answer_schema(request.schema, len(passages), chars) if passages else {}
         timings = Timings(retrieve=t1 - t0, pack=time.perf_counter() - t1)
         return Prepared(
-            request, name, generator, tuple(passages), messages, schema, budgets, timings
+            request,
+            name,
+            generator,
+            generator.name,
+            tuple(passages),
+            messages,
+            schema,
+            budgets,
+            timings,
         )
+
+    def _prepare_quote(self, kb: OpenKB, request: AnswerRequest, name: str) -> Prepared:
+        """Retrieve and gate for a quoting profile: every passing passage, whole, unpacked."""
+        if request.schema is not None:
+            raise InvalidInputError(
+                f"profile {name!r} quotes passages and cannot fill a JSON schema; send the "
+                "schema with a profile that generates: " + ", ".join(self.router.schema_profiles)
+            )
+        t0 = time.perf_counter()
+        scored = self.retrieve(kb, request)
+        passages = tuple(
+            Passage(n, hit, score, hit.chunk.text.strip())
+            for n, (hit, score) in enumerate(scored, start=1)
+        )
+        timings = Timings(retrieve=time.perf_counter() - t0)
+        return Prepared(
+            request, name, None, self.model_name(kb, name), passages, (), {}, (), timings
+        )
+
+    def model_name(self, kb: OpenKB, name: str) -> str:
+        """The model that answers for profile `name`: a generator's, or the quoting embedder."""
+        if self.router.fills_schemas(name):
+            return self.router.generator(name).name
+        return f"extractive ({kb.embedder.name})"
+
+    def quote(self, kb: OpenKB, prep: Prepared) -> Answer:
+        """The answer quoting the passages' best sentences (blocking: it embeds them)."""
+        started = time.perf_counter()
+        question = prep.request.question
+        # The question, not the retrieval query: a chat follow-up is retrieved with the turns
+        # before it, but the sentences must answer what was asked.
+        vector = kb.retriever.embed_query(question)
+        picked = extract(question, vector, prep.passages, kb.embedder.embed)
+        timings = replace(prep.timings, generate=time.perf_counter() - started)
+        run = RunInfo(prep.profile, prep.model, Usage(0, 0), timings, attempts=0)
+        return quoted_answer(question, picked, prep.passages, run)
 
     def retrieve(self, kb: OpenKB, request: AnswerRequest) -> list[tuple[Hit, float]]:
         """The hits relevant enough to show the model, with their relevance, best first.
@@ -162,7 +227,13 @@ class Answerer:
         )
         scores = relevance(hits, vector, kb.store, kb.embedder)
         threshold = self.min_relevance if request.min_relevance is None else request.min_relevance
-        return above(hits, scores, threshold)
+        passing = above(hits, scores, threshold)
+        # Close in meaning is not enough: a question naming a company, year or figure that
+        # no passing passage names asks about something the KB does not hold.
+        texts = [f"{hit.chunk.title}\n{hit.chunk.text}" for hit, _ in passing]
+        if missing_terms(key_terms(request.question), texts):
+            return []
+        return passing
 
     def _fit(
         self,
@@ -193,7 +264,7 @@ class Answerer:
         return passages, _budgets(max_tokens, profile.context_window - frame - used)
 
     def _nothing_relevant(self, prep: Prepared) -> Answer:
-        run = RunInfo(prep.profile, prep.generator.name, Usage(0, 0), prep.timings, attempts=0)
+        run = RunInfo(prep.profile, prep.model, Usage(0, 0), prep.timings, attempts=0)
         return abstention(prep.request.question, "no_relevant_passages", (), run)
 
     def _finish(
@@ -204,6 +275,13 @@ class Answerer:
         run = RunInfo(prep.profile, generation.model, usage, timings, attempts)
         analyst = prep.request.schema is not None
         return grounded_answer(prep.request.question, output, prep.passages, analyst, run)
+
+
+def quoted_json(answer: Answer) -> str:
+    """The answer object of the default schema that a quoted answer stands for, as JSON."""
+    cited = [c.passage for c in answer.citations]
+    body = {"answer": answer.answer, "citations": cited, "answerable": answer.answerable}
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
 def _budgets(max_tokens: int, room: int) -> tuple[int, ...]:

@@ -99,6 +99,9 @@ class Answer:
     profile: str
     model: str
     attempts: int  # generations run: 0 when nothing was relevant, 2 after a length retry
+    # True when `answer` is sentences quoted verbatim from the passages (the extractive
+    # profile): nothing in it was written by a model.
+    quoted: bool = False
 
 
 @dataclass(frozen=True)

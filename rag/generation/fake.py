@@ -19,6 +19,7 @@ from typing import Any
 
 from rag.generation.base import FinishReason, Generation, JSONSchema, Message, Usage
 from rag.generation.errors import GeneratorError
+from rag.generation.schema_cycles import finish_order
 
 _TOKEN = re.compile(r"\S+")
 
@@ -111,23 +112,61 @@ def answering(schema: JSONSchema, answer: str) -> dict[str, Any]:
     """An answer citing passage 1 that is valid against the answer path's schema."""
     props = schema["properties"]
     if "data" in props:  # an analyst's schema, wrapped under `data`
-        return {"data": instance(props["data"]), "citations": [1], "answerable": True}
+        return {"data": instance(props["data"], schema), "citations": [1], "answerable": True}
     return {"answer": answer, "citations": [1], "answerable": True, "confidence": 0.9}
 
 
-def instance(schema: JSONSchema) -> Any:
-    """A small value valid against a simple schema (objects, scalars, enums, arrays)."""
+# Past this depth a recursive schema gets its smallest value: required properties only, no
+# optional array items, and of anyOf the branch `finish_order` found finishable first.
+_SHALLOW = 3
+
+
+def instance(
+    schema: JSONSchema,
+    root: JSONSchema | None = None,
+    depth: int = 0,
+    order: dict[int, int] | None = None,
+) -> Any:
+    """A small value valid against a simple schema (objects, scalars, enums, arrays, local
+    `$ref`s resolved in `root`, anyOf)."""
+    root = root or schema
+    order = finish_order(root) if order is None else order
+    if "$ref" in schema:
+        return instance(_resolve(root, schema["$ref"]), root, depth + 1, order)
     if "enum" in schema:
         return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    if "anyOf" in schema:
+        branches = schema["anyOf"]
+        if depth > _SHALLOW:
+            branches = sorted(branches, key=lambda b: order.get(id(b), len(order)))
+        return instance(branches[0], root, depth + 1, order)
     kind = schema.get("type")
     if kind == "object":
-        return {k: instance(v) for k, v in schema.get("properties", {}).items()}
+        required = set(schema.get("required", ()))
+        return {
+            k: instance(v, root, depth + 1, order)
+            for k, v in schema.get("properties", {}).items()
+            if depth <= _SHALLOW or k in required
+        }
     if kind == "array":
-        return [instance(schema["items"])] * max(1, schema.get("minItems", 0))
+        least = schema.get("minItems", 0)
+        count = max(1, least) if depth <= _SHALLOW else least
+        return [instance(schema.get("items", {}), root, depth + 1, order) for _ in range(count)]
     if kind == "integer":
         return int(schema.get("minimum", 1))
     if kind == "number":
         return float(schema.get("minimum", 1.5))
     if kind == "boolean":
         return True
+    if kind == "null":
+        return None
     return "grounded"
+
+
+def _resolve(root: JSONSchema, ref: str) -> JSONSchema:
+    target: Any = root
+    for part in ref.removeprefix("#").split("/")[1:]:
+        target = target[part.replace("~1", "/").replace("~0", "~")]
+    return target  # type: ignore[no-any-return]

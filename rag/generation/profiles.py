@@ -16,8 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from rag.generation.packaged_model import PACKAGED_GENERATOR
 
-BackendKind = Literal["local", "vllm"]
+# "extractive" generates nothing: the answer path quotes passages' sentences (rag.answer).
+BackendKind = Literal["local", "vllm", "extractive"]
 LOCAL_PROFILE = "local"
+EXTRACTIVE_PROFILE = "extractive"
 
 
 class GeneratorProfile(BaseModel):
@@ -52,8 +54,11 @@ class GeneratorProfile(BaseModel):
 
 
 def default_profiles() -> dict[str, GeneratorProfile]:
-    """The profiles every installation has: the packaged SmolLM2, in process."""
-    return {LOCAL_PROFILE: GeneratorProfile()}
+    """The profiles every installation has: the packaged SmolLM2, and sentences quoted."""
+    return {
+        LOCAL_PROFILE: GeneratorProfile(),
+        EXTRACTIVE_PROFILE: GeneratorProfile(backend="extractive", model="extractive"),
+    }
 
 
 @dataclass(frozen=True)
@@ -62,5 +67,7 @@ class RouterSettings:
 
     cache_dir: Path  # where local models are converted and kept
     profiles: Mapping[str, GeneratorProfile] = field(default_factory=default_profiles)
-    default_profile: str = LOCAL_PROFILE
+    default_profile: str = EXTRACTIVE_PROFILE
     domain_profiles: Mapping[str, str] = field(default_factory=dict)
+    # Answers to an analyst schema when the profile routed to cannot fill schemas.
+    schema_profile: str = LOCAL_PROFILE

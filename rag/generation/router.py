@@ -1,8 +1,10 @@
 """Routing: which generator profile answers for a KB, and one built generator per profile.
 
 A request may name a profile; otherwise the KB's domain picks one (`domain_profiles`), and
-otherwise the default does. Generators are built on first use and kept: a local model loads
-once per process, a vLLM client keeps its connection pool.
+otherwise the default does. An analyst schema routed to a profile that only quotes passages
+(the extractive backend) goes to `schema_profile` instead. Generators are built on first use
+and kept: a local model loads once per process, a vLLM client keeps its connection pool; the
+extractive profile has no generator (the answer path quotes without one).
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ BACKENDS: dict[BackendKind, Build] = {"local": _build_local, "vllm": _build_vllm
 
 def build_generator(profile: GeneratorProfile, cache_dir: Path) -> Generator:
     """A generator for `profile`; nothing is loaded or connected until its first request."""
+    if profile.backend == "extractive":
+        raise ConfigError("an extractive profile quotes passages: it has no generator")
     return BACKENDS[profile.backend](profile, cache_dir)
 
 
@@ -58,12 +62,22 @@ class GeneratorRouter:
         domains: Mapping[str, str],
         cache_dir: Path,
         build: Build = build_generator,
+        schema_profile: str | None = None,
     ) -> None:
         if not profiles:
             raise ConfigError("no generator profiles are configured")
         self._profiles = dict(profiles)
         self._default = self._known(default, "default_profile")
         self._domains = {d: self._known(p, f"domain_profiles[{d!r}]") for d, p in domains.items()}
+        # None: schemas go where free text goes (a deployment whose default generates).
+        self._schema = (
+            None if schema_profile is None else self._known(schema_profile, "schema_profile")
+        )
+        if self._schema is not None and not self.fills_schemas(self._schema):
+            raise ConfigError(
+                f"schema_profile {self._schema!r} cannot fill schemas; profiles that can: "
+                + ", ".join(self.schema_profiles)
+            )
         self._cache_dir = cache_dir
         self._build = build
         self._generators: dict[str, Generator] = {}
@@ -80,6 +94,7 @@ class GeneratorRouter:
             settings.domain_profiles,
             settings.cache_dir,
             build,
+            settings.schema_profile,
         )
 
     @property
@@ -87,11 +102,23 @@ class GeneratorRouter:
         """Known profile names, sorted."""
         return sorted(self._profiles)
 
-    def resolve(self, domain: str, requested: str | None = None) -> str:
-        """The profile for a KB of `domain`, unless the request names one."""
+    @property
+    def schema_profiles(self) -> list[str]:
+        """Profiles that can fill an analyst schema (all but the extractive ones), sorted."""
+        return [name for name in self.names if self.fills_schemas(name)]
+
+    def fills_schemas(self, name: str) -> bool:
+        """Whether profile `name` generates, and so can fill an analyst schema."""
+        return self.profile(name).backend != "extractive"
+
+    def resolve(self, domain: str, requested: str | None = None, schema: bool = False) -> str:
+        """The profile for a KB of `domain` and request, unless the request names one."""
         if requested is not None:
             return self._known(requested, "profile")
-        return self._domains.get(domain, self._default)
+        name = self._domains.get(domain, self._default)
+        if schema and self._schema is not None and not self.fills_schemas(name):
+            return self._schema
+        return name
 
     def profile(self, name: str) -> GeneratorProfile:
         """The configuration of a known profile."""
@@ -100,6 +127,8 @@ class GeneratorRouter:
     def generator(self, name: str) -> Generator:
         """The generator of profile `name`, built on the first call."""
         profile = self.profile(name)
+        if not self.fills_schemas(name):
+            raise ConfigError(f"profile {name!r} quotes passages: it has no generator")
         with self._lock:
             generator = self._generators.get(name)
             if generator is None:

@@ -18,7 +18,6 @@ and arrays.
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -32,6 +31,7 @@ from jsonschema.validators import validator_for
 from rag.errors import InvalidInputError
 from rag.generation.base import JSONSchema
 from rag.generation.grammar import JSON_GRAMMAR_OPTIONS
+from rag.generation.schema_cycles import check_finite
 
 # keyword -> why it cannot be enforced (and what to do instead)
 UNSUPPORTED: dict[str, str] = {
@@ -117,6 +117,7 @@ def check_user_schema(schema: Any) -> None:
     try:
         validator_for(schema, default=Draft202012Validator).check_schema(schema)
         _check_node(schema, "#", implied_type=None)
+        check_finite(schema)
     except SchemaError as exc:
         raise InvalidInputError(f"invalid JSON schema: {exc.message}") from exc
     except RecursionError as exc:
@@ -143,7 +144,10 @@ def wrap_user_schema(
     the user's ranges (inventing one would change their meaning); `max_tokens` bounds those.
     """
     check_user_schema(schema)
-    data = {k: v for k, v in copy.deepcopy(schema).items() if k not in ("$schema", "$id")}
+    # A JSON round trip, not deepcopy: a subschema object used twice (a Python caller's
+    # dict) must become two, or rebasing would prefix its $ref twice.
+    copied = json.loads(json.dumps(schema))
+    data = {k: v for k, v in copied.items() if k not in ("$schema", "$id")}
     _visit(data, None, _rebase_ref)
     _visit(data, None, lambda node, implied: _bound(node, implied, max_string_chars, max_items))
     return {

@@ -16,10 +16,14 @@ from rag.types import EngineKind
 
 @dataclass(frozen=True)
 class Engine:
-    """How to open an engine's store for a KB, and how to delete what it stored."""
+    """How to open an engine's store for a KB, prepare a new one, and delete what it stored."""
 
     open: Callable[[KBConfig, Path, StoreSettings], Store]
     drop: Callable[[KBConfig, Path, StoreSettings], None]
+    # Before a new KB is registered: proves the backend answers, clears what a drop left.
+    prepare: Callable[[KBConfig, Path, StoreSettings], None]
+    # Where the KB's data lives off this machine, named for the operator (None: all local).
+    remote: Callable[[KBConfig, StoreSettings], str | None]
 
 
 def _open_local(config: KBConfig, folder: Path, settings: StoreSettings) -> Store:
@@ -67,9 +71,34 @@ def _drop_elasticsearch(config: KBConfig, folder: Path, settings: StoreSettings)
         store.close()
 
 
+def _prepare_local(config: KBConfig, folder: Path, settings: StoreSettings) -> None:
+    pass  # the folder is the store; nothing remote to check
+
+
+def _remote_local(config: KBConfig, settings: StoreSettings) -> str | None:
+    return None
+
+
+def _remote_elasticsearch(config: KBConfig, settings: StoreSettings) -> str | None:
+    from rag.stores.elasticsearch.generations import alias_name
+
+    alias = alias_name(settings.elasticsearch.index_prefix, config.name)
+    return f"the Elasticsearch indices {alias}.* (alias {alias}) at {settings.elasticsearch.url}"
+
+
 ENGINES: dict[EngineKind, Engine] = {
-    "local": Engine(open=_open_local, drop=_drop_local),
-    "elasticsearch": Engine(open=_open_elasticsearch, drop=_drop_elasticsearch),
+    "local": Engine(
+        open=_open_local, drop=_drop_local, prepare=_prepare_local, remote=_remote_local
+    ),
+    # Dropping a fresh KB's indices both proves the server answers (a KB created while it
+    # cannot be reached would only fail later) and removes what a drop made while the server
+    # was down had to leave behind, so a new KB of that name never shows old documents.
+    "elasticsearch": Engine(
+        open=_open_elasticsearch,
+        drop=_drop_elasticsearch,
+        prepare=_drop_elasticsearch,
+        remote=_remote_elasticsearch,
+    ),
 }
 
 
@@ -81,6 +110,18 @@ def open_store(config: KBConfig, folder: Path, settings: StoreSettings = StoreSe
 def drop_store(config: KBConfig, folder: Path, settings: StoreSettings = StoreSettings()) -> None:
     """Delete everything the KB's engine stored (files here, an index on a server)."""
     _engine(config).drop(config, folder, settings)
+
+
+def prepare_store(
+    config: KBConfig, folder: Path, settings: StoreSettings = StoreSettings()
+) -> None:
+    """Make ready for a new KB; `BackendUnavailableError` when its server cannot be reached."""
+    _engine(config).prepare(config, folder, settings)
+
+
+def remote_data(config: KBConfig, settings: StoreSettings = StoreSettings()) -> str | None:
+    """Where the KB's data lives on a server, for the operator (None: all in its folder)."""
+    return _engine(config).remote(config, settings)
 
 
 def _engine(config: KBConfig) -> Engine:

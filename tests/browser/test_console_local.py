@@ -211,6 +211,10 @@ def test_ask_streams_and_opens_citations(
     expect(page.get_by_text(re.compile(r"Passages given to the model \(\d+\)"))).to_be_visible()
     expect(page.get_by_role("heading", name="Citations")).to_be_visible(timeout=300_000)
     expect(page.locator(".answer-text")).not_to_be_empty()
+    # Free text goes to the extractive profile by default: the answer says it is quoted.
+    expect(page.get_by_role("heading", name="Quoted from the passages")).to_be_visible()
+    expect(page.locator(".quoted-note")).to_contain_text("profile extractive")
+    expect(page.locator("p.status")).to_contain_text("0 tokens · extractive (")
     citation = page.locator("button.citation").first
     label = citation.inner_text()
     match = re.match(r"\[(\d+)\] (\S+) · page (\d+)", label)

@@ -171,6 +171,28 @@ def test_filter_values_compare_as_json_scalars(
         assert {h.chunk.page for h in dense + bm25} == {filters["page"]}
 
 
+@pytest.mark.parametrize("value", [10**29, -(2**63) - 1, 2**63])
+def test_out_of_range_integer_filters_are_refused(filled: Store, embed: Embed, value: int) -> None:
+    # SQLite binds int64: a larger Python int used to escape as OverflowError (a 500).
+    with pytest.raises(InvalidInputError, match="out of range"):
+        filled.search_bm25("contract", 5, {"year": value})
+    with pytest.raises(InvalidInputError, match="out of range"):
+        filled.search_dense(embed("contract"), 5, {"year": value})
+    with pytest.raises(InvalidInputError, match="out of range"):
+        filled.delete_where({"year": value})
+    assert filled.stats().documents == 6
+
+
+@pytest.mark.parametrize("value", [str(10**29), str(-(2**63) - 1), "9" * 5000])
+def test_digit_strings_past_int64_match_only_as_text(
+    filled: Store, embed: Embed, value: str
+) -> None:
+    assert filled.search_bm25("contract", 5, {"year": value}) == []
+    assert filled.search_dense(embed("contract"), 5, {"year": value}) == []
+    assert filled.delete_where({"year": value}) == 0
+    assert filled.stats().documents == 6
+
+
 @pytest.mark.parametrize("key", ["bad key", "x; DROP TABLE chunks", "$.domain", "", "a.b", "1x"])
 def test_invalid_filter_keys_are_refused(filled: Store, embed: Embed, key: str) -> None:
     with pytest.raises(InvalidInputError):

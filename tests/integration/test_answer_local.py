@@ -2,7 +2,11 @@
 
 Two generations in all (CI has 2 cores): one streamed with the default schema, one through
 `rag ask --schema` with an analyst schema. The model is tiny, so the checks are about the
-contract (schema-valid output, citations of passages given), not about answer quality.
+contract (schema-valid output, citations of passages given), not about answer quality; but
+a clearly answerable question must be answered, so a model (or a gate) that abstains on
+everything fails. Beside it, probes the KB cannot answer must abstain: off-topic, and in the
+KB's own domain naming what it does not hold. The extractive profile (the embedded default
+for free text) is checked the same way on the real MiniLM.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -18,6 +23,7 @@ from typer.testing import CliRunner
 from cli import app
 from indexer.ingest import Ingestor
 from rag.answer import (
+    Answer,
     Answerer,
     AnswerEvent,
     AnswerRequest,
@@ -40,6 +46,10 @@ DOCS = {
     "ledger.md": "# Ledger\n\nA ledger is the book where a business records every transaction.\n",
 }
 PROFILE = GeneratorProfile(max_tokens=128, context_window=1024)
+PROBES = [
+    "How do volcanoes erupt lava?",  # another domain: the relevance gate
+    "What causes the tides on Neptune in 2023?",  # this domain, a name and year it lacks
+]
 ANALYST = {
     "type": "object",
     "properties": {
@@ -75,7 +85,8 @@ def kb(workspace: Workspace, tmp_path: Path) -> str:
 
 @pytest.fixture
 def router(model_cache: Path) -> Iterator[GeneratorRouter]:
-    r = GeneratorRouter({"local": PROFILE}, "local", {}, model_cache)
+    profiles = {"local": PROFILE, "extractive": GeneratorProfile(backend="extractive")}
+    r = GeneratorRouter(profiles, "local", {}, model_cache)
     yield r
     asyncio.run(r.aclose())
 
@@ -106,12 +117,47 @@ def test_streamed_default_answer_is_schema_valid_and_cites_passages_given(
     )
     assert answer.model == PACKAGED_NAME and answer.attempts in (1, 2)
     assert answer.usage.completion_tokens <= 3 * PROFILE.max_tokens
-    if answer.outcome == "answered":
-        assert answer.citations and answer.confidence is not None
-        assert {c.passage for c in answer.citations} <= set(range(1, len(passages) + 1))
-        assert {c.chunk_id for c in answer.citations} <= {p.hit.chunk.id for p in passages}
-    else:
-        assert answer.outcome == "model_abstained" and not answer.citations
+    # Clearly answerable: an abstention fails here, it does not skip the grounding checks.
+    assert answer.outcome == "answered", answer
+    assert answer.citations and answer.confidence is not None and not answer.quoted
+    assert {c.passage for c in answer.citations} <= set(range(1, len(passages) + 1))
+    assert {c.chunk_id for c in answer.citations} <= {p.hit.chunk.id for p in passages}
+
+
+def ask(workspace: Workspace, kb: str, router: GeneratorRouter, question: str, **kw: Any) -> Answer:
+    async def run() -> Answer:
+        handle = workspace.open(kb)
+        try:
+            answerer = Answerer(router, AnswerSettings(min_relevance=0.2))
+            return await answerer.answer(handle, AnswerRequest(question, k=3, **kw))
+        finally:
+            handle.close()
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("profile", ["local", "extractive"])
+@pytest.mark.parametrize("question", PROBES)
+def test_probes_the_kb_cannot_answer_abstain(
+    workspace: Workspace, kb: str, router: GeneratorRouter, question: str, profile: str
+) -> None:
+    answer = ask(workspace, kb, router, question, profile=profile)
+    assert (answer.outcome, answer.answerable, answer.citations) == (
+        "no_relevant_passages",
+        False,
+        (),
+    )
+
+
+def test_the_extractive_profile_quotes_the_answer_on_the_real_embedder(
+    workspace: Workspace, kb: str, router: GeneratorRouter
+) -> None:
+    answer = ask(workspace, kb, router, "What causes the tides?", profile="extractive")
+    assert (answer.outcome, answer.quoted, answer.usage.completion_tokens) == ("answered", True, 0)
+    tides = next(p for p in answer.passages if p.hit.doc_id.endswith("tides.md"))
+    sentence = "The moon's gravity pulls the oceans and causes two tides a day."
+    assert answer.answer.startswith(f"{sentence} [{tides.number}]")
+    assert answer.citations[0].doc_id.endswith("tides.md")
 
 
 def test_analyst_schema_through_the_cli(

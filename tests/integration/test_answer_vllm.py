@@ -3,6 +3,9 @@
 The served model may be random noise (the tiny MoE of scripts/make_tiny_moe.py), so answers
 are nonsense; what is checked is the contract: every output, default or analyst schema,
 validates against the schema it was generated for, and every citation names a passage given.
+Probes the KB cannot answer (off-topic, or naming a company and year it lacks) must abstain
+whatever the weights. A clearly answerable question must be answered by any real model; only
+the random-weight model (served as `tiny-moe`, whose `answerable` is a coin toss) is excused.
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ DOCS = {
     "ledger.md": "# Ledger\n\nA ledger is the book where a business records every transaction.\n",
     "revenue.md": "# Results\n\nRevenue grew 12% to $4.2 billion in 2023; the margin was 18%.\n",
 }
+RANDOM_MODEL = "tiny-moe"  # scripts/vllm.sh's default served name
+ANSWERABLE = "What causes the tides?"
+PROBES = ["How do volcanoes erupt lava?", "How much did Tesla's revenue grow in 2023?"]
 QUESTIONS = [
     "What causes the tides?",
     "Why are electric wires made of copper?",
@@ -88,13 +94,32 @@ def kb(workspace: Workspace, tmp_path: Path) -> str:
     return "facts"
 
 
+def vllm_profile(server: tuple[str, str]) -> GeneratorProfile:
+    return GeneratorProfile(
+        backend="vllm", endpoint=server[0], model=server[1], max_tokens=256, timeout=60
+    )
+
+
+def ask_gated(server: tuple[str, str], workspace: Workspace, kb: str, question: str) -> Answer:
+    """One answer through the vLLM profile behind the default relevance gate."""
+
+    async def main() -> Answer:
+        router = GeneratorRouter({"vllm": vllm_profile(server)}, "vllm", {}, Path("."))
+        handle = workspace.open(kb)
+        try:
+            return await Answerer(router).answer(handle, AnswerRequest(question, k=3))
+        finally:
+            handle.close()
+            await router.aclose()
+
+    return asyncio.run(main())
+
+
 def ask_all(
     server: tuple[str, str], workspace: Workspace, kb: str, schema: JSONSchema | None
 ) -> list[tuple[str, Answer]]:
     """Stream every question on one event loop: (the raw JSON text, the final answer)."""
-    profile = GeneratorProfile(
-        backend="vllm", endpoint=server[0], model=server[1], max_tokens=256, timeout=60
-    )
+    profile = vllm_profile(server)
 
     async def main() -> list[tuple[str, Answer]]:
         # The KB's domain routes to the vLLM profile; the packaged one stays the default.
@@ -157,3 +182,22 @@ def test_analyst_schema_answers_validate_and_cite_passages_given(
         assert validation_errors(raw["data"], ANALYST) == []
         if answer.outcome == "answered":
             assert answer.data == raw["data"]
+
+
+@pytest.mark.parametrize("question", PROBES)
+def test_probes_the_kb_cannot_answer_abstain_before_the_model(
+    server: tuple[str, str], workspace: Workspace, kb: str, question: str
+) -> None:
+    answer = ask_gated(server, workspace, kb, question)
+    assert (answer.outcome, answer.citations, answer.attempts) == ("no_relevant_passages", (), 0)
+
+
+def test_a_clearly_answerable_question_is_answered(
+    server: tuple[str, str], workspace: Workspace, kb: str
+) -> None:
+    if server[1] == RANDOM_MODEL:
+        pytest.skip("the random-weight tiny-moe answers at random; serve a real model")
+    answer = ask_gated(server, workspace, kb, ANSWERABLE)
+    assert answer.outcome == "answered", answer
+    assert any(c.doc_id.endswith("tides.md") for c in answer.citations)
+    assert {c.chunk_id for c in answer.citations} <= {p.hit.chunk.id for p in answer.passages}

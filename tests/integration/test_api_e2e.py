@@ -111,16 +111,24 @@ def test_package_client_search_and_answer(server: Server, kb: str) -> None:
 def test_openai_client_chat_and_stream(server: Server, kb: str) -> None:
     client = OpenAI(base_url=f"{server.base}/v1", api_key=server.key, max_retries=0)
     assert f"kb:{kb}" in {m.id for m in client.models.list()}
+    # The embedded default quotes free text, and says so; `@local` generates.
+    quoted = client.chat.completions.create(
+        model=f"kb:{kb}", messages=[{"role": "user", "content": "What causes the tides?"}]
+    )
+    assert (quoted.choices[0].message.content or "").startswith("Quoted from the knowledge base")
+    assert (quoted.model_extra or {})["answered_by"]["profile"] == "extractive"
+    assert quoted.usage is not None and quoted.usage.completion_tokens == 0
     reply = client.chat.completions.create(
-        model=f"kb:{kb}",
+        model=f"kb:{kb}@local",
         messages=[{"role": "user", "content": "What causes the tides?"}],
         max_tokens=96,
     )
     assert reply.choices[0].message.content
     assert reply.choices[0].finish_reason == "stop"
     assert reply.usage is not None and reply.usage.completion_tokens > 0
+    assert (reply.model_extra or {})["answered_by"]["profile"] == "local"
     stream = client.chat.completions.create(
-        model=f"kb:{kb}",
+        model=f"kb:{kb}@local",
         messages=[
             {"role": "user", "content": "What is a ledger?"},
             {"role": "assistant", "content": "A ledger records transactions [1]."},

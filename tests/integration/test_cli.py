@@ -120,6 +120,42 @@ def test_ingest_names_each_failure_by_file_and_line(data_dir: Path, tmp_path: Pa
     ]
 
 
+def test_kb_drop_with_its_server_down_removes_the_kb_and_names_what_stays(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_ES_URL", "http://127.0.0.1:1")  # a closed port
+    get_settings.cache_clear()
+    code, out = rag("kb", "create", "esk", "--engine", "elasticsearch")
+    assert code != 0 and "unreachable" in out.lower()
+    assert rag("kb", "show", "esk")[0] != 0  # refused: nothing registered
+    # A KB created while the server answered, which has since gone away.
+    from rag.kb import KBConfig, Registry
+
+    settings = get_settings()
+    config = KBConfig(name="esk", engine="elasticsearch", embedder=settings.embedder, dim=384)
+    Registry(settings.kb_root).create(config)
+    code, out = rag("kb", "drop", "esk", "--yes")
+    assert code == 0, out
+    assert "dropped esk" in out and "rag-esk" in out and "still hold" in out
+    assert rag("kb", "show", "esk")[0] != 0
+
+
+def test_where_values_past_int64_are_text_not_a_crash(data_dir: Path, tmp_path: Path) -> None:
+    corpus = tmp_path / "notes"
+    corpus.mkdir()
+    record = {"id": "a", "text": "tides and the moon", "metadata": {"year": 2020}}
+    (corpus / "a.jsonl").write_text(json.dumps(record) + "\n")
+    assert rag("kb", "create", "notes")[0] == 0
+    assert rag("ingest", "notes", str(corpus))[0] == 0
+    huge = "year=100000000000000000000000000000"
+    code, out = rag("search", "notes", "tides", "--where", huge)
+    assert code == 0, out
+    code, out = rag("delete", "notes", "--where", huge)
+    assert code == 0 and "deleted 0 document(s)" in out, out
+    code, out = rag("search", "notes", "tides", "--where", "year=2020")
+    assert code == 0 and "tides" in out, out
+
+
 def test_ingest_exits_0_when_every_file_loads(data_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "ok.md").write_text("# Ok\n\nThis one loads.")
     assert rag("kb", "create", "notes")[0] == 0

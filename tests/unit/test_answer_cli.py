@@ -74,7 +74,7 @@ def test_unknown_profile_names_the_known_ones(kb: str) -> None:
     assert result.exit_code == 2
     assert (
         "unknown generator profile 'gpu'" in result.output
-        and "known profiles: local" in result.output
+        and "known profiles: extractive, local" in result.output
     )
 
 
@@ -89,3 +89,12 @@ def test_off_topic_question_is_not_in_the_kb(kb: str) -> None:
     text = runner.invoke(app, ["ask", kb, "Which team won the 1998 football world cup?"])
     assert text.output.startswith("The knowledge base does not contain the answer")
     assert "no relevant passages" in text.output
+
+
+def test_free_text_is_quoted_by_default_and_says_so(kb: str) -> None:
+    result = runner.invoke(app, ["ask", kb, "What causes the tides?"])
+    assert result.exit_code == 0, result.output
+    first, _, facts = result.output.split("\n")[:3]
+    assert first.startswith("The moon's gravity pulls the oceans, causing two tides a day. [")
+    assert "quoted verbatim from the sources, not written by a model" in facts
+    assert "profile extractive (extractive (all-MiniLM-L6-v2))" in facts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from evaluation.answers import (
     summarize,
     summarize_probes,
 )
+from evaluation.probes import absent_entities, absent_years, same_domain_probes
 from evaluation.retrieval import RetrievalReport
 from evaluation.tatqa import exact_match, normalize_tokens, table_text, token_f1
 from rag.errors import InvalidInputError
@@ -162,6 +164,36 @@ def test_summary_rates_and_latency() -> None:
     assert probes["by_relevance_gate"] == probes["by_model"] == pytest.approx(1 / 6, abs=1e-4)
 
 
+def test_pubmedqa_as_free_text_has_no_schema_and_keeps_the_long_answer(tmp_path: Path) -> None:
+    data = load_answer_set(pubmedqa(tmp_path / "p", 2), free_text=True)
+    assert data.schema is None and data.questions[0].long_answer == "It does."
+    results = [AskResult("answered", 1.0, f1=0.5), AskResult("no_relevant_passages", 2.0)]
+    assert summarize(results, "pubmedqa", free_text=True)["f1"] == 0.25
+
+
+def test_same_domain_probes_ask_about_a_year_or_a_name_the_kb_lacks(tmp_path: Path) -> None:
+    data = load_answer_set(tatqa(tmp_path / "t"))
+    data.questions[:] = [
+        replace(data.questions[0], question="What were Sales in 2018 and 2019?"),
+        replace(data.questions[1], question="What were Sales?"),
+        replace(data.questions[2], question="What were sales?"),
+    ]
+    probes = same_domain_probes(data, 3)
+    # From the end of the list; the year is the latest no document mentions.
+    assert [p.question for p in probes] == [
+        "What were sales, for Tesla?",
+        "What were NVIDIA?",
+        "What were Sales in 2024 and 2025?",
+    ]
+    assert all(p.doc_id == "" and p.id.startswith("probe-") for p in probes)
+    assert same_domain_probes(data, 0) == []
+
+
+def test_probe_names_and_years_are_checked_absent_from_the_kb() -> None:
+    assert absent_years("sales in 2025 and 2024")[:2] == ["2023", "2022"]
+    assert absent_entities("medical", "paxlovid and comirnaty trials")[:1] == ["Wegovy"]
+
+
 def test_reports_print_as_before() -> None:
     answers = AnswerReport(
         dataset="d", kind="tatqa", profile="local", model="m", mode="hybrid", k=5
@@ -169,7 +201,8 @@ def test_reports_print_as_before() -> None:
     answers.metrics = {"f1": 0.5}
     assert json.dumps(answers.model_dump()) == (
         '{"dataset": "d", "kind": "tatqa", "profile": "local", "model": "m", "mode": "hybrid", '
-        '"k": 5, "metrics": {"f1": 0.5}, "probes": {}, "errors": []}'
+        '"k": 5, "metrics": {"f1": 0.5}, "probes": {}, "domain_probes": {}, '
+        '"held_out_probes": {}, "errors": []}'
     )
     retrieval = RetrievalReport(dataset="scifact", queries=3, ingest_seconds=12.5)
     retrieval.modes["bm25"] = {"ndcg@10": 0.6}

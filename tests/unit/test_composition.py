@@ -62,7 +62,8 @@ def test_configured_values_reach_the_components(tmp_path: Path) -> None:
     assert "hunter2" not in repr(stores)  # secrets stay out of logs and tracebacks
     routing = router_settings(settings, cache_dir=tmp_path / "models")
     assert routing.cache_dir == tmp_path / "models"
-    assert set(routing.profiles) == {"local", "gpu"} and routing.profiles["gpu"] == gpu
+    assert set(routing.profiles) == {"local", "extractive", "gpu"}
+    assert routing.profiles["gpu"] == gpu
     assert (routing.default_profile, dict(routing.domain_profiles)) == ("gpu", {"finance": "gpu"})
     assert answer_settings(settings) == AnswerSettings(k=8, min_relevance=0.3)
 

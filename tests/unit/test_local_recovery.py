@@ -286,3 +286,28 @@ def test_a_kb_refuses_another_dimension(tmp_path: Path) -> None:
         LocalStore(tmp_path, DIM * 2, "flat")
     with open_store(tmp_path) as store:  # the refused open changed nothing
         assert_answers(store, [doc(0)])
+
+
+def test_a_failed_save_leaves_no_temp_file_and_keeps_the_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag.stores.local import vectors
+
+    writes = [doc(n) for n in range(3)]
+    real_write = vectors.faiss.write_index
+
+    def disk_full(index: object, path: str) -> None:
+        real_write(index, path)  # a partial file exists when the disk fills up
+        raise RuntimeError("Error in fwrite: No space left on device")
+
+    store = open_store(tmp_path)
+    store.write(writes)
+    monkeypatch.setattr(vectors.faiss, "write_index", disk_full)
+    with pytest.raises(RuntimeError):
+        store.flush()
+    assert not (tmp_path / (VECTORS_FILE + ".tmp")).exists()
+    assert_answers(store, writes)  # still searchable in this process
+    monkeypatch.undo()
+    store.close()
+    with open_store(tmp_path) as reopened:
+        assert_answers(reopened, writes)

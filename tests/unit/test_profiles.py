@@ -14,7 +14,7 @@ from rag.errors import ConfigError
 from rag.generation.fake import ScriptedGenerator
 from rag.generation.local import LocalGenerator
 from rag.generation.packaged_model import PACKAGED_GENERATOR, PACKAGED_NAME
-from rag.generation.profiles import GeneratorProfile
+from rag.generation.profiles import GeneratorProfile, default_profiles
 from rag.generation.router import GeneratorRouter, build_generator
 from rag.generation.vllm import VLLMGenerator
 
@@ -32,13 +32,45 @@ def router(
     return GeneratorRouter(PROFILES, default, domains or {"finance": "lora"}, tmp_path)
 
 
-def test_default_settings_route_to_the_packaged_model(tmp_path: Path) -> None:
+def test_default_settings_quote_free_text_and_fill_schemas_with_the_packaged_model(
+    tmp_path: Path,
+) -> None:
     settings = Settings(data_dir=tmp_path)
     r = GeneratorRouter.from_settings(router_settings(settings))
-    assert r.names == ["local"]
-    assert r.resolve("medical") == "local"
+    assert r.names == ["extractive", "local"]
+    assert r.resolve("medical") == "extractive"
+    assert r.resolve("medical", schema=True) == "local"
+    assert r.schema_profiles == ["local"]
     profile = r.profile("local")
     assert (profile.backend, profile.model) == ("local", PACKAGED_GENERATOR)
+    assert r.profile("extractive").backend == "extractive"
+
+
+def test_a_named_profile_wins_over_schema_routing(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    r = GeneratorRouter.from_settings(router_settings(settings))
+    # The answer path refuses this pair with a 400; the router does not re-route a choice.
+    assert r.resolve("medical", "extractive", schema=True) == "extractive"
+
+
+def test_a_quoting_profile_has_no_generator(tmp_path: Path) -> None:
+    r = GeneratorRouter.from_settings(router_settings(Settings(data_dir=tmp_path)))
+    with pytest.raises(ConfigError, match="'extractive' quotes passages"):
+        r.generator("extractive")
+    with pytest.raises(ConfigError, match="quotes passages"):
+        build_generator(GeneratorProfile(backend="extractive"), tmp_path)
+
+
+def test_a_schema_profile_must_generate(tmp_path: Path) -> None:
+    profiles = {"local": GeneratorProfile(), "quote": GeneratorProfile(backend="extractive")}
+    with pytest.raises(ConfigError, match=r"schema_profile 'quote' cannot fill schemas.*local"):
+        GeneratorRouter(profiles, "quote", {}, tmp_path, schema_profile="quote")
+
+
+def test_a_vllm_default_keeps_generating_free_text_and_schemas(tmp_path: Path) -> None:
+    profiles = default_profiles() | {"moe": VLLM}
+    r = GeneratorRouter(profiles, "moe", {}, tmp_path, schema_profile="local")
+    assert (r.resolve("finance"), r.resolve("finance", schema=True)) == ("moe", "moe")
 
 
 def test_profiles_from_the_environment_keep_the_local_one(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -48,10 +80,10 @@ def test_profiles_from_the_environment_keep_the_local_one(monkeypatch: pytest.Mo
     )
     monkeypatch.setenv("RAG_DOMAIN_PROFILES", '{"finance": "gpu"}')
     settings = Settings()
-    assert set(settings.generator_profiles) == {"local", "gpu"}
+    assert set(settings.generator_profiles) == {"local", "extractive", "gpu"}
     assert settings.generator_profiles["gpu"].endpoint == "http://h:8000"
     r = GeneratorRouter.from_settings(router_settings(settings))
-    assert (r.resolve("finance"), r.resolve("legal")) == ("gpu", "local")
+    assert (r.resolve("finance"), r.resolve("legal")) == ("gpu", "extractive")
 
 
 def test_domain_picks_the_profile_and_a_request_overrides_it(tmp_path: Path) -> None:

@@ -187,7 +187,7 @@ def test_enforceable_constructs_pass_and_are_enforced(prop: Any, good: Any, bad:
         ({"type": "array", "items": {"type": "integer"}}, "JSON object"),
         ([{"type": "object"}], "JSON object"),
         ({"type": "object", "properties": {"a": {"type": 5}}}, "invalid JSON schema"),
-        ({"type": "object", "properties": {"a": {"$ref": "#/$defs/nope"}}}, "Cannot find"),
+        ({"type": "object", "properties": {"a": {"$ref": "#/$defs/nope"}}}, "points at nothing"),
         (with_x({"type": "string", "minLength": 3, "maxLength": 1}), "greater than maxLength"),
         (with_x({"type": "integer", "minimum": 1.5}), "whole number"),
     ],
@@ -330,3 +330,88 @@ def test_absurdly_deep_schemas_are_rejected() -> None:
         schema = {"type": "object", "properties": {"a": schema}}
     with pytest.raises(InvalidInputError, match="too deeply"):
         check_user_schema(schema)
+
+
+# Recursive schemas (issue 11, item 4): a $ref cycle without a way out compiled, then failed
+# inside generation; one with a way out must keep working.
+PAIR_CYCLE = {
+    "type": "object",
+    "$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}},
+    "properties": {"x": {"$ref": "#/$defs/a"}},
+}
+REQUIRED_SELF = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "child": {"$ref": "#"}},
+    "required": ["name", "child"],
+}
+NONEMPTY_SELF_ARRAY = {
+    "type": "object",
+    "properties": {"kids": {"type": "array", "items": {"$ref": "#"}, "minItems": 1}},
+    "required": ["kids"],
+}
+ALLOF_CYCLE = {
+    "type": "object",
+    "$defs": {"n": {"allOf": [{"$ref": "#/$defs/n"}]}},
+    "properties": {"x": {"$ref": "#/$defs/n"}},
+}
+
+
+@pytest.mark.parametrize(
+    ("schema", "where"),
+    [
+        (PAIR_CYCLE, "#/$defs/a"),
+        (REQUIRED_SELF, "#"),
+        (NONEMPTY_SELF_ARRAY, "#"),
+        (ALLOF_CYCLE, "#/$defs/n"),
+    ],
+)
+def test_ref_cycles_without_a_way_out_are_rejected(schema: dict[str, Any], where: str) -> None:
+    with pytest.raises(InvalidInputError, match=f"schema at {re.escape(where)} can never"):
+        check_user_schema(schema)
+
+
+TREE = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "children": {"type": "array", "items": {"$ref": "#"}},
+    },
+    "required": ["name", "children"],
+    "additionalProperties": False,
+}
+LINKED = {
+    "type": "object",
+    "$defs": {
+        "node": {
+            "anyOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "properties": {"v": {"type": "integer"}, "next": {"$ref": "#/$defs/node"}},
+                    "required": ["v", "next"],
+                    "additionalProperties": False,
+                },
+            ]
+        }
+    },
+    "properties": {"list": {"$ref": "#/$defs/node"}},
+    "required": ["list"],
+    "additionalProperties": False,
+}
+
+
+@pytest.mark.parametrize(
+    ("schema", "value"),
+    [
+        (TREE, {"name": "a", "children": [{"name": "b", "children": []}]}),
+        (LINKED, {"list": {"v": 1, "next": {"v": 2, "next": None}}}),
+    ],
+)
+def test_recursion_with_a_way_out_is_accepted_and_generated(
+    schema: dict[str, Any], value: Any
+) -> None:
+    check_user_schema(schema)
+    wrapped = wrap_user_schema(schema, n_passages=1)
+    good = {"data": value, "citations": [1], "answerable": True}
+    assert validation_errors(good, wrapped) == []
+    assert grammar_accepts(wrapped, good)

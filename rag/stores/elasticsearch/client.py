@@ -64,12 +64,14 @@ def backend_errors(action: str) -> Iterator[None]:
     except TransportError as exc:  # connection refused, DNS, TLS, timeout
         raise BackendUnavailableError(
             f"Elasticsearch is unreachable while {action}: {exc}. Is the server running "
-            "(scripts/elasticsearch.sh start) and the URL right?"
+            "(scripts/elasticsearch.sh start) and the URL right?",
+            backend="elasticsearch",
         ) from exc
     except ApiError as exc:
         if exc.status_code in (502, 503, 504):
             raise BackendUnavailableError(
-                f"Elasticsearch is unavailable while {action}: {exc.status_code} {exc.message}"
+                f"Elasticsearch is unavailable while {action}: {exc.status_code} {exc.message}",
+                backend="elasticsearch",
             ) from exc
         hint = " (check the credentials)" if exc.status_code in (401, 403) else ""
         raise StoreError(

@@ -51,10 +51,16 @@ def spellings(key: str, value: object) -> list[str]:
     if isinstance(value, int | float):
         if not math.isfinite(value):
             raise InvalidInputError(f"filter {key!r}: {value!r} is not a finite number")
+        # Refused as the embedded engine refuses it, so both engines keep one contract.
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+            raise InvalidInputError(
+                f"filter {key!r}: integer out of range (use -2^63 .. 2^63-1), got {value}"
+            )
         return _number_spellings(value)
     if isinstance(value, str):
         out = [value]
-        if _NUMBER.match(value):
+        # Past 40 characters no number is meant (and int() refuses 4300+ digits).
+        if len(value) <= 40 and _NUMBER.match(value):
             number = float(value) if any(c in value for c in ".eE") else int(value)
             if math.isfinite(number):
                 out += _number_spellings(number)

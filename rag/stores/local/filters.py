@@ -16,6 +16,8 @@ from rag.stores.base import FILTER_ALIASES, Filters
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
+# SQLite binds integers as 64-bit; a larger Python int raises OverflowError inside the call.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 Params = list[str | int | float]
 
@@ -57,13 +59,20 @@ def _one(column: str, key: str, value: object) -> tuple[str, Params]:
     if isinstance(value, int | float):
         if not math.isfinite(value):
             raise InvalidInputError(f"filter {key!r}: {value!r} is not a finite number")
+        if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+            raise InvalidInputError(
+                f"filter {key!r}: integer out of range (use -2^63 .. 2^63-1), got {value}"
+            )
         return f"({as_number} OR {as_text})", [path, path, value, path, path, _text(value)]
     if isinstance(value, str):
         parts = [as_text]
         params: Params = [path, path, value]
-        if _NUMBER.match(value):
+        # Past 40 characters no int64 or float spelling is meant (and int() refuses 4300+ digits).
+        if len(value) <= 40 and _NUMBER.match(value):
             number = float(value) if any(c in value for c in ".eE") else int(value)
-            if math.isfinite(number):
+            # Out of range it can only ever match as text (stored metadata holds int64).
+            in_range = isinstance(number, float) or INT64_MIN <= number <= INT64_MAX
+            if math.isfinite(number) and in_range:
                 parts.append(as_number)
                 params += [path, path, number]
         if value.lower() in ("true", "false"):

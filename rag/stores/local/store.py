@@ -20,6 +20,7 @@ import numpy as np
 
 from rag.embedding.base import Vectors
 from rag.errors import ConfigError, InvalidInputError, StoreError
+from rag.files import private_dir, private_file
 from rag.stores.base import DocumentWrite, Filters
 from rag.stores.checks import check_k, query_vector, write_vectors
 from rag.stores.local import schema
@@ -60,8 +61,8 @@ class LocalStore:
         self._settings = settings
         self._lock = threading.RLock()
         self._closed = False
-        folder.mkdir(parents=True, exist_ok=True)
-        self._conn = schema.connect(folder / DB_FILE)
+        private_dir(folder)
+        self._conn = schema.connect(private_file(folder / DB_FILE))
         try:
             self._check_dim()
             self._vectors, self._dirty = open_index(

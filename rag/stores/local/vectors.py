@@ -174,8 +174,13 @@ class VectorIndex:
     def save(self, path: Path) -> None:
         """Write to `path` atomically: a temp file, fsync, rename, fsync of the folder."""
         tmp = path.with_name(path.name + ".tmp")
-        faiss.write_index(self._index, str(tmp))
-        replace_durably(tmp, path)
+        try:
+            faiss.write_index(self._index, str(tmp))
+            replace_durably(tmp, path)
+        except BaseException:
+            # A full disk must not leave a partial file beside the index until the next open.
+            tmp.unlink(missing_ok=True)
+            raise
 
     def _held(self) -> Ids:
         """Every id inside the index, unordered."""

@@ -27,6 +27,9 @@ def api_settings(tmp_path: Path) -> Settings:
         answer_min_relevance=-1.0,  # the hashing embedder's cosines mean little
         embed_batch_window_ms=1.0,
         generator_profiles={"local": GeneratorProfile(), "big": GeneratorProfile()},
+        # These tests are of the generating path (on the scripted generator); the quoting
+        # profile has its own (test_extractive_routes.py).
+        default_profile="local",
     )
 
 

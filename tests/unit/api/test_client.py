@@ -102,6 +102,7 @@ ANSWER_JSON = {
     "profile": "default",
     "model": "fake",
     "attempts": 1,
+    "quoted": False,
 }
 
 

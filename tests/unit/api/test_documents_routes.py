@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -177,3 +178,30 @@ def test_reuploading_an_unchanged_file_costs_nothing(api: Api) -> None:
     second = api.client.post("/v1/kbs/docs/documents", files=one, headers=admin).json()
     counts = wait_job(api.client, second["id"], admin)["counts"]
     assert counts["unchanged"] == 1 and counts["embedded"] == 0
+
+
+def test_streamed_upload_over_the_limit_is_413_with_its_code(api_with: Any) -> None:
+    # No Content-Length (chunked): the limit trips while the body is being read.
+    small = api_with(api_max_upload_bytes=2048, api_no_auth=True)
+    client = small.client
+    assert client.post("/v1/kbs", json={"name": "docs"}).status_code == 201
+    boundary = "b0undary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.txt"\r\n'
+        "Content-Type: text/plain\r\n\r\n"
+    ).encode()
+
+    def body() -> Iterator[bytes]:
+        yield head
+        for _ in range(8):
+            yield b"x" * 1024
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    response = client.post(
+        "/v1/kbs/docs/documents",
+        content=body(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 413
+    assert error(response)["code"] == "upload_too_large"
+    assert response.json()["request_id"] == response.headers["x-request-id"]

@@ -33,9 +33,11 @@ def test_models_are_the_tenants_kbs_and_profiles(api: Api) -> None:
     assert [m.id for m in models] == [
         "kb:facts",
         "kb:facts@big",
+        "kb:facts@extractive",
         "kb:facts@local",
         "kb:handbook",
         "kb:handbook@big",
+        "kb:handbook@extractive",
         "kb:handbook@local",
     ]
     assert {(m.object, m.owned_by) for m in models} == {("model", "acme")}
@@ -50,6 +52,7 @@ def test_the_allow_list_filters_the_models(api: Api) -> None:
     assert [m.id for m in client.models.list().data] == [
         "kb:handbook",
         "kb:handbook@big",
+        "kb:handbook@extractive",
         "kb:handbook@local",
     ]
     with pytest.raises(openai.PermissionDeniedError):
@@ -83,5 +86,10 @@ def test_local_mode_lists_the_default_tenants_kbs(local_api: Api) -> None:
     make_kb(local_api, "default", "sample")
     listed = local_api.client.get("/v1/models").json()
     assert listed["object"] == "list"
-    assert [m["id"] for m in listed["data"]] == ["kb:sample", "kb:sample@big", "kb:sample@local"]
+    assert [m["id"] for m in listed["data"]] == [
+        "kb:sample",
+        "kb:sample@big",
+        "kb:sample@extractive",
+        "kb:sample@local",
+    ]
     assert listed["data"][0]["owned_by"] == "default"

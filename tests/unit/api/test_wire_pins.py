@@ -87,7 +87,7 @@ ANSWER = (
     '"title":"","page":null,"score":1e-7,"relevance":-0.0,"truncated":true}],'
     '"usage":{"prompt_tokens":120,"completion_tokens":7},"timings":{"retrieve":0.0123456,'
     '"pack":0.000015,"generate":2.25,"total":2.2623606},"profile":"local","model":"fake-model",'
-    '"attempts":1}'
+    '"attempts":1,"quoted":false}'
 )
 # The stream's passages carry the text the model saw; the answer's passages do not.
 PASSAGES = (
@@ -292,7 +292,8 @@ ASK_JSON = """\
   },
   "profile": "local",
   "model": "fake-model",
-  "attempts": 1
+  "attempts": 1,
+  "quoted": false
 }
 """
 

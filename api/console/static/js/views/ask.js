@@ -9,7 +9,8 @@ import { readEvents } from "../sse.js";
 export const title = "Ask";
 const EXAMPLE_SCHEMA = new URL("../../examples/analyst-schema.json", import.meta.url);
 const ABSTAINED = {
-  no_relevant_passages: "No passage of the knowledge base was relevant enough to ask the model.",
+  no_relevant_passages:
+    "No passage of the knowledge base was relevant enough, or none names what the question names.",
   model_abstained: "The model read the passages below and found no answer in them.",
 };
 
@@ -223,7 +224,15 @@ function finalAnswer(answer, body, cited) {
           h("pre", { class: "data mono" }, JSON.stringify(answer.data, null, 2)),
         ]
       : [
-          h("h3", {}, "Answer"),
+          h("h3", {}, answer.quoted ? "Quoted from the passages" : "Answer"),
+          answer.quoted
+            ? h(
+                "p",
+                { class: "hint quoted-note" },
+                `Sentences quoted verbatim from the cited passages by profile ${answer.profile}; ` +
+                  "no model wrote this.",
+              )
+            : null,
           h("p", { class: "answer-text" }, withMarkers(answer.answer, citations, show)),
         ],
     answer.confidence !== null
