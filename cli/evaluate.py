@@ -37,6 +37,9 @@ def retrieval(
         False, help="also search each question by its informative part (instructions dropped)"
     ),
     fresh: bool = typer.Option(False, help="rebuild the cached evaluation KB from scratch"),
+    reuse: bool = typer.Option(
+        False, help="score the cached evaluation KB as it is, without ingesting the corpus"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
     """nDCG@10, Recall@10/100, MRR@10 and hit@10 for bm25, dense and every hybrid fusion."""
@@ -52,6 +55,7 @@ def retrieval(
             headers=BOTH[headers],
             focus=(False, True) if focus else (False,),
             fresh=fresh,
+            reuse=reuse,
             progress=stderr_is_tty(),
         )
     if as_json:

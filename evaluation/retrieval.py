@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from evaluation.metrics import mean, mrr_at_k, ndcg_at_k, recall_at_k
 from evaluation.retrieval_sets import RetrievalSet
 from indexer.ingest import Ingestor
+from rag.errors import InvalidInputError
 from rag.kb import OpenKB
 from rag.retrieval import Fusion, Retriever, fuse
 from rag.retrieval.query import informative_query
@@ -86,15 +87,22 @@ def evaluate_retrieval(
     focus: Sequence[bool] = (False,),
     fusions: Sequence[Fusion] = FUSIONS,
     fresh: bool = False,
+    reuse: bool = False,
     progress: bool = True,
 ) -> RetrievalReport:
-    """Ingest the corpus (or reuse the cached KB) once per header setting; score everything."""
+    """Ingest the corpus (or reuse the cached KB) once per header setting; score everything.
+
+    With `reuse`, a cached KB is scored as it is, without checking the corpus for changes: a
+    loader change that alters documents' hashes (a new metadata key) would otherwise embed
+    the whole corpus again though no chunk text changed.
+    """
     report = RetrievalReport(dataset=data.name, queries=len(data.queries))
     for with_headers in headers:
-        kb = _eval_kb(ws, data, engine, index, with_headers, fresh, progress)
+        kb = _eval_kb(ws, data, engine, index, with_headers, fresh, reuse)
         try:
             started = time.monotonic()
-            _ingest(ws, kb, data, progress)
+            if not reuse:
+                _ingest(ws, kb, data, progress)
             report.ingest_seconds += time.monotonic() - started
             asked: dict[str, tuple[list[Hit], list[Hit]]] = {}
             for focused in focus:
@@ -177,11 +185,13 @@ def _eval_kb(
     index: IndexKind,
     headers: bool,
     fresh: bool,
-    progress: bool,
+    reuse: bool,
 ) -> OpenKB:
     s = ws.settings
     name = eval_kb_name(data, engine, index, s.chunk_tokens, s.chunk_overlap, headers)
     existing = {c.name for c in ws.list()}
+    if reuse and name not in existing:
+        raise InvalidInputError(f"no cached evaluation KB {name!r} to reuse: run without --reuse")
     if fresh and name in existing:
         ws.drop(name)
         existing.discard(name)

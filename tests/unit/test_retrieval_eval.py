@@ -80,3 +80,16 @@ def test_page_units_and_page_set_errors(tmp_path: Path) -> None:
         load_page_set(bad)
     with pytest.raises(InvalidInputError, match="not a dev set"):
         load_retrieval_set(pdfs)
+
+
+def test_reuse_scores_the_cached_kb_without_reading_the_corpus(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", chunk_tokens=48, chunk_overlap=4)
+    ws = Workspace(settings, embedder=HashingEmbedder(dim=128))
+    folder = beir_folder(tmp_path)
+    data = load_retrieval_set(folder)
+    with pytest.raises(InvalidInputError, match="no cached evaluation KB"):
+        evaluate_retrieval(ws, data, reuse=True, progress=False)
+    first = evaluate_retrieval(ws, data, progress=False)
+    (folder / "corpus.jsonl").write_text("")  # a changed corpus is not looked at
+    again = evaluate_retrieval(ws, data, reuse=True, progress=False)
+    assert again.rows == first.rows
