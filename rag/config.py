@@ -66,9 +66,10 @@ class Settings(BaseSettings):
     # Candidates each mode contributes to hybrid fusion.
     hybrid_candidates: int = Field(default=100, ge=10)
     rrf_k: int = Field(default=60, ge=1)
-    # New KBs' hybrid fusion and dense weight (rag/retrieval/fusion.py; docs/evaluation.md
-    # measures every kind) and whether their chunks get headers (indexer/chunking/header.py).
-    fusion: FusionKind = "rrf"
+    # New KBs' hybrid fusion and dense weight (rag/retrieval/fusion.py) and whether their
+    # chunks get headers (indexer/chunking/header.py). Min-max at 0.5 was the best fusion on
+    # SciFact and the filings pages and never below the better single mode (docs/evaluation.md).
+    fusion: FusionKind = "minmax"
     fusion_weight: float = Field(default=0.5, ge=0.0, le=1.0)
     chunk_headers: bool = True
 

@@ -40,7 +40,7 @@ class KBConfig(BaseModel):
     dim: int = Field(ge=1)
     domain: str = "general"
     # Hybrid search's fusion and its dense weight; a search request may ask for another.
-    fusion: FusionKind = "rrf"
+    fusion: FusionKind = "minmax"
     fusion_weight: float = Field(default=0.5, ge=0.0, le=1.0)
     # Whether each chunk is indexed and embedded under a header (document title, section
     # heading). False for KBs made before headers existed: their chunks have none.

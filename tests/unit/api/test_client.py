@@ -49,7 +49,7 @@ KB_JSON = {
     "embedder": "minilm",
     "dim": 384,
     "domain": "general",
-    "fusion": "rrf",
+    "fusion": "minmax",
     "fusion_weight": 0.5,
     "chunk_headers": True,
     "chunk_tokens": 256,
