@@ -11,9 +11,9 @@ from api.ratelimit import RateLimiter
 from controlplane.keys import KeyStore
 from indexer.jobs.manager import JobManager
 from rag.answer import Answerer
-from rag.composition import answer_settings, router_settings
+from rag.composition import answer_settings, configured_embedder, router_settings
 from rag.config import Settings
-from rag.embedding import Embedder, load_embedder
+from rag.embedding import Embedder
 from rag.embedding.batching import MicroBatchingEmbedder, batched
 from rag.files import private_dir
 from rag.generation.router import GeneratorRouter
@@ -50,7 +50,7 @@ class Services:
         `router` and `embedder` let tests substitute fakes for the models.
         """
         private_dir(settings.api_dir)
-        inner = embedder or load_embedder(settings.embedder, settings.embed_batch_size)
+        inner = embedder or configured_embedder(settings)
         shared = batched(
             inner,
             settings.embed_batch_window_ms,

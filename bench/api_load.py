@@ -69,15 +69,17 @@ class Variant:
 
     batching: bool
     threads: int | None = None  # None: `rag serve` with its default worker threads
+    before: bool = False  # True: the code of `--before DIR` (an older checkout) serves
 
     @property
     def name(self) -> str:
         pool = "rag serve" if self.threads is None else f"{self.threads} threads"
-        return f"{'on' if self.batching else 'off'}, {pool}"
+        return f"{'before: ' if self.before else ''}{'on' if self.batching else 'off'}, {pool}"
 
     @property
     def slug(self) -> str:
-        return f"{'on' if self.batching else 'off'}-{self.threads or 'default'}"
+        code = "before-" if self.before else ""
+        return f"{code}{'on' if self.batching else 'off'}-{self.threads or 'default'}"
 
 
 def progress(message: str) -> None:
@@ -151,7 +153,7 @@ class Bench:
                 in_search_ms: Cell = 1000.0 * in_search / searches if searches else "-"
                 batch: Cell = f"{texts / batches:.2f}" if batches else "-"
                 ratio: Cell = "-"
-                off = Variant(False, variant.threads)
+                off = Variant(False, variant.threads, variant.before)
                 if variant.batching and off in levels:
                     ratio = f"{level.throughput / levels[off].throughput:.2f}x"
                 p50, p95, p99 = level.percentiles(1000.0)
@@ -283,6 +285,12 @@ def parse_args() -> argparse.Namespace:
     add("--modes", nargs="+", default=["hybrid", "dense"], choices=["hybrid", "dense", "bm25"])
     add("--threads", type=int, default=0, help="worker threads of an extra pair (0: none)")
     add(
+        "--before",
+        help="an older checkout of this repo: its code serves an extra pair (PYTHONPATH), so a "
+        "change is measured against what came before it in one run",
+    )
+    add("--runtime", help="RAG_EMBED_RUNTIME of every server (default: the service's)")
+    add(
         "--answer-requests",
         type=int,
         nargs="*",
@@ -321,6 +329,10 @@ def start_all(args: argparse.Namespace, variants: list[Variant]) -> dict[Variant
                 "RAG_EMBED_BATCHING": "1" if v.batching else "0",
                 "RAG_EMBED_BATCH_WINDOW_MS": str(args.window_ms),
             }
+            if args.runtime:
+                extra["RAG_EMBED_RUNTIME"] = args.runtime
+            if v.before:
+                extra["PYTHONPATH"] = args.before
             if args.vllm and v == Variant(True):
                 extra["RAG_GENERATOR_PROFILES"] = vllm_profiles(
                     os.environ["RAG_VLLM_URL"], args.max_tokens
@@ -348,6 +360,8 @@ def main() -> None:
     variants = [Variant(False), Variant(True)]
     if args.threads:
         variants += [Variant(False, args.threads), Variant(True, args.threads)]
+    if args.before:
+        variants += [Variant(False, before=True), Variant(True, before=True)]
     servers = start_all(args, variants)
     try:
         start_load = load_average()

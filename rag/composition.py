@@ -12,11 +12,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.config import Settings
+from rag.embedding import Embedder, load_embedder
 from rag.generation.profiles import RouterSettings
 from rag.stores.settings import ElasticsearchSettings, StoreSettings, VectorIndexSettings
 
 if TYPE_CHECKING:
     from rag.answer.settings import AnswerSettings
+
+
+def configured_embedder(settings: Settings) -> Embedder:
+    """The configured model on the configured runtime and device (loaded once per process)."""
+    return load_embedder(
+        settings.embedder,
+        settings.embed_batch_size,
+        settings.embed_runtime,
+        settings.embed_cache,
+        settings.device,
+    )
 
 
 def vector_index_settings(settings: Settings) -> VectorIndexSettings:
@@ -26,6 +38,8 @@ def vector_index_settings(settings: Settings) -> VectorIndexSettings:
         hnsw_ef_search=settings.hnsw_ef_search,
         ivf_nprobe=settings.ivf_nprobe,
         ivfpq_min_chunks=settings.ivfpq_min_chunks,
+        device=settings.device,
+        write_lock_timeout=settings.write_lock_timeout,
     )
 
 

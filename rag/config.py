@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.embedding.sentence import PACKAGED_EMBEDDER
+from rag.embedding.variants import Device, EmbedRuntime
 from rag.generation.profiles import (
     EXTRACTIVE_PROFILE,
     LOCAL_PROFILE,
@@ -34,6 +35,14 @@ class Settings(BaseSettings):
         description="'packaged:all-MiniLM-L6-v2' or a sentence-transformers model folder",
     )
     embed_batch_size: int = Field(default=64, ge=1, le=4096)
+    # What computes the vectors: PyTorch, or the model exported to ONNX Runtime (float32, or
+    # int8 weights). Chosen from bench/embed_variants.py (docs/benchmarks.md, embedding runtimes).
+    embed_runtime: EmbedRuntime = "onnx"
+    # Where the embedder and the local engine's Flat/IVF indexes run; auto takes a CUDA GPU
+    # when one is usable.
+    device: Device = "auto"
+    # Where the embedder's ONNX export is cached; <data_dir>/cache when unset. Tests share one.
+    embed_cache_dir: Path | None = None
     index: IndexKind = "flat"
     chunk_tokens: int = Field(default=200, ge=16, description="upper bound of a chunk, in tokens")
     chunk_overlap: int = Field(default=32, ge=0)
@@ -42,6 +51,9 @@ class Settings(BaseSettings):
     hnsw_m: int = Field(default=32, ge=4, le=128)
     hnsw_ef_search: int = Field(default=128, ge=8)
     ivf_nprobe: int = Field(default=16, ge=1)
+    # One process writes a local KB at a time (a lock file in its folder); another waits this
+    # long for it, then fails with an error naming the lock.
+    write_lock_timeout: float = Field(default=120.0, ge=0.0)
     # Ingest: chunks per embed call and store write; how often the vector index is saved
     # (the most work a crash can cost; SQLite commits every batch regardless).
     ingest_batch_chunks: int = Field(default=512, ge=1)
@@ -152,6 +164,10 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+    @property
+    def embed_cache(self) -> Path:
+        return self.cache_dir if self.embed_cache_dir is None else self.embed_cache_dir
 
     @property
     def api_dir(self) -> Path:

@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, model_validator
 
 from rag.embedding.base import Embedder
+from rag.embedding.variants import EmbedRuntime
 from rag.errors import ConfigError, KBExistsError, KBNotFoundError
 from rag.files import private_dir, write_atomic
 from rag.retrieval import FusionKind, Retriever
@@ -37,6 +38,8 @@ class KBConfig(BaseModel):
     chunk_tokens: int = Field(default=200, ge=16)
     chunk_overlap: int = Field(default=32, ge=0)
     embedder: str
+    # The runtime that computed the vectors; KBs from before runtimes were recorded used torch.
+    embed_runtime: EmbedRuntime = "torch"
     dim: int = Field(ge=1)
     domain: str = "general"
     # Hybrid search's fusion and its dense weight; a search request may ask for another.

@@ -9,9 +9,10 @@ import logging
 
 from pydantic import ValidationError
 
-from rag.composition import store_settings
+from rag.composition import configured_embedder, store_settings
 from rag.config import Settings
-from rag.embedding import Embedder, load_embedder
+from rag.embedding import Embedder
+from rag.embedding.variants import same_space
 from rag.errors import BackendUnavailableError, ConfigError, KBExistsError
 from rag.kb import KBConfig, OpenKB, Registry
 from rag.retrieval import Fusion, FusionKind, Retriever
@@ -37,7 +38,7 @@ class Workspace:
     def embedder(self) -> Embedder:
         if self._embedder is not None:
             return self._embedder
-        return load_embedder(self.settings.embedder, self.settings.embed_batch_size)
+        return configured_embedder(self.settings)
 
     def create(
         self,
@@ -65,6 +66,7 @@ class Workspace:
                     self.settings.chunk_overlap if chunk_overlap is None else chunk_overlap
                 ),
                 embedder=self.settings.embedder,
+                embed_runtime=self.settings.embed_runtime,
                 dim=embedder.dim,
                 domain=domain,
                 tenant=tenant,
@@ -94,6 +96,13 @@ class Workspace:
                 f"knowledge base {name!r} was built with embedder {config.embedder!r} "
                 f"(dim {config.dim}); the configured embedder is {self.settings.embedder!r} "
                 f"(dim {embedder.dim}). Set RAG_EMBEDDER to the KB's embedder or rebuild the KB."
+            )
+        if not same_space(config.embed_runtime, self.settings.embed_runtime):
+            raise ConfigError(
+                f"knowledge base {name!r} was embedded by the {config.embed_runtime} runtime, "
+                f"whose vectors differ measurably from the configured "
+                f"{self.settings.embed_runtime!r} runtime's. Set "
+                f"RAG_EMBED_RUNTIME={config.embed_runtime} or rebuild the KB."
             )
         folder = self.registry.path(name)
         store = open_store(config, folder, self.stores)

@@ -20,6 +20,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # Hugging Face libraries read HF_HUB_OFFLINE when imported; none is imported before this.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # One ONNX export of the embedder for every test and CLI subprocess, kept between runs.
+    if config.cache is not None:
+        os.environ.setdefault("RAG_EMBED_CACHE_DIR", str(config.cache.mkdir("rag-onnx")))
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +32,13 @@ def minilm() -> Embedder:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", ingest_batch_chunks=16, ingest_flush_seconds=0)
+    # The torch runtime, as the `minilm` fixture: tests that embed with it compare like for like.
+    return Settings(
+        data_dir=tmp_path / "data",
+        ingest_batch_chunks=16,
+        ingest_flush_seconds=0,
+        embed_runtime="torch",
+    )
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -83,6 +84,7 @@ class ParsePool:
     def __init__(self, settings: ParseSettings | None = None) -> None:
         self.settings = settings or ParseSettings()
         self._pool: ProcessPool | None = None
+        self._lock = threading.Lock()  # job threads share one pool: it is started once
 
     def __enter__(self) -> ParsePool:
         return self
@@ -98,10 +100,11 @@ class ParsePool:
 
     def close(self) -> None:
         """Stop the workers (a file being parsed is abandoned)."""
-        if self._pool is not None:
-            self._pool.stop()  # type: ignore[no-untyped-call]  # pebble leaves it unannotated
-            self._pool.join()
-            self._pool = None
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.stop()  # type: ignore[no-untyped-call]  # pebble leaves it unannotated
+            pool.join()
 
     def documents(
         self,
@@ -121,31 +124,46 @@ class ParsePool:
                     return
                 window.append((task, self._submit(task)))
 
-        fill()
-        while window:
-            task, future = window.popleft()
+        try:
             fill()
-            if isinstance(task, LoadFailure):
-                yield task
-                continue
-            count, waited = 0, 0.0
-            failure: LoadFailure | None = None
-            outcome = self._outcome(task, future)
-            while True:
-                # Only the time spent getting the next item counts as waiting: between items
-                # the caller chunks and embeds, which is its work, not parsing.
-                began = time.monotonic()
-                item = next(outcome, None)
-                waited += time.monotonic() - began
-                if item is None:
-                    break
-                if isinstance(item, LoadFailure) and item.line is None:
-                    failure = item
-                else:
-                    count += not isinstance(item, LoadFailure)
-                yield item
-            if on_file is not None:
-                on_file(FileParsed(task.path, count, waited, failure))
+            while window:
+                task, future = window.popleft()
+                fill()
+                yield from self._file(task, future, on_file)
+        finally:
+            # A caller that stops early (a cancelled job) leaves no parsing behind it.
+            for _, pending in window:
+                if pending is not None:
+                    pending.cancel()
+
+    def _file(
+        self,
+        task: FileTask | LoadFailure,
+        future: Future[list[Document] | str] | None,
+        on_file: Callable[[FileParsed], None] | None,
+    ) -> Iterator[Document | LoadFailure]:
+        """One task's items, reporting the file to `on_file` once they are all out."""
+        if isinstance(task, LoadFailure):
+            yield task
+            return
+        count, waited = 0, 0.0
+        failure: LoadFailure | None = None
+        outcome = self._outcome(task, future)
+        while True:
+            # Only the time spent getting the next item counts as waiting: between items
+            # the caller chunks and embeds, which is its work, not parsing.
+            began = time.monotonic()
+            item = next(outcome, None)
+            waited += time.monotonic() - began
+            if item is None:
+                break
+            if isinstance(item, LoadFailure) and item.line is None:
+                failure = item
+            else:
+                count += not isinstance(item, LoadFailure)
+            yield item
+        if on_file is not None:
+            on_file(FileParsed(task.path, count, waited, failure))
 
     def _submit(self, task: FileTask | LoadFailure) -> Future[list[Document] | str] | None:
         if isinstance(task, LoadFailure) or task.streamed or self.settings.processes == 0:
@@ -181,6 +199,10 @@ class ParsePool:
             yield from result
 
     def _workers(self) -> ProcessPool:
+        with self._lock:
+            return self._started()
+
+    def _started(self) -> ProcessPool:
         if self._pool is None:
             # forkserver: workers fork from a clean process, never from this one, whose torch
             # and tokenizer threads do not survive a fork; the loaders are imported once there.

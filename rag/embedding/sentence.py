@@ -52,9 +52,11 @@ class HFTokenizer:
 
 
 class SentenceTransformerEmbedder:
-    """Batched, normalised encoding on CPU; the progress bar belongs to the caller."""
+    """Batched, normalised encoding on `device`; the progress bar belongs to the caller."""
 
-    def __init__(self, model_dir: Path, name: str, batch_size: int = 64) -> None:
+    def __init__(
+        self, model_dir: Path, name: str, batch_size: int = 64, device: str = "cpu"
+    ) -> None:
         if not (model_dir / "modules.json").exists():
             raise ConfigError(f"not a sentence-transformers model folder: {model_dir}")
         from sentence_transformers import SentenceTransformer
@@ -63,7 +65,7 @@ class SentenceTransformerEmbedder:
         hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # noise in CLI output
 
         # Weights come from disk only: a hub lookup would fail on an offline machine.
-        self._model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+        self._model = SentenceTransformer(str(model_dir), device=device, local_files_only=True)
         self.name = name
         self.batch_size = batch_size
         dim = self._model.get_embedding_dimension()

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 
 @dataclass(frozen=True)
 class VectorIndexSettings:
-    """How the local engine builds and searches its FAISS index."""
+    """How the local engine builds, searches and guards its FAISS index."""
 
     hnsw_m: int = 32
     hnsw_ef_search: int = 128
     ivf_nprobe: int = 16
     # IVF-PQ needs training data: below this many chunks the KB stays exact (Flat).
     ivfpq_min_chunks: int = 20_000
+    # Flat and IVF indexes are searched on a GPU through faiss-gpu when this allows it.
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    # How long a write waits for another process's write to the same KB before failing.
+    write_lock_timeout: float = 120.0
 
 
 @dataclass(frozen=True)

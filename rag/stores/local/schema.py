@@ -87,6 +87,31 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def connect_reader(path: Path) -> sqlite3.Connection:
+    """A read-only connection to an existing KB database, for one reading thread."""
+    # WAL mode (set by `connect`, persistent in the file) lets these read while a writer
+    # commits: each statement sees the last commit before it started.
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA query_only = ON")
+    # Pages through a shared memory map instead of a private page cache per connection: with
+    # one connection per reading thread, private caches each read and hold the same pages.
+    conn.execute("PRAGMA mmap_size = 268435456")
+    return conn
+
+
+def generation(conn: sqlite3.Connection) -> int:
+    """How many write transactions have changed documents in this KB, from any process."""
+    value = get_meta(conn, "generation")
+    return 0 if value is None else int(value)
+
+
+def bump_generation(conn: sqlite3.Connection) -> int:
+    """Count one more document-changing write (call inside its transaction); the new count."""
+    value = generation(conn) + 1
+    set_meta(conn, "generation", str(value))
+    return value
+
+
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[None]:
     """Run the block in one write transaction: committed whole or rolled back whole."""

@@ -5,12 +5,14 @@ is cosine). Flat (`IndexFlatIP`, exact) and HNSW (`IndexHNSWFlat`) sit in an `In
 `IndexIVFPQ` stores ids itself and is used bare: an id map over IVF breaks on removal, because
 IVF keeps its internal numbers where the map assumes they were compacted like Flat's.
 HNSW cannot remove vectors: removed ids become tombstones, excluded from every search by an
-`IDSelector` until the owner rebuilds the index.
+`IDSelector` until the owner rebuilds the index. Where a GPU is usable (`rag.stores.local.gpu`),
+unfiltered searches of Flat and IVF-PQ indexes run on a GPU replica of the index.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ import numpy.typing as npt
 from rag.embedding.base import Vectors
 from rag.errors import StoreError
 from rag.files import replace_durably
+from rag.stores.local.gpu import GpuReplica, use_gpu
 from rag.stores.settings import VectorIndexSettings
 from rag.types import IndexKind
 
@@ -72,6 +75,9 @@ class VectorIndex:
         self.dim = int(index.d)
         self._dead: Ids = np.empty(0, dtype=np.int64)
         self._not_dead: Any = None  # cached selector, rebuilt when tombstones change
+        self._on_gpu = self.kind != "hnsw" and use_gpu(settings.device)
+        self._replica: GpuReplica | None = None  # dropped on every change, copied on demand
+        self._replica_lock = threading.Lock()
 
     @classmethod
     def empty(cls, kind: IndexKind, dim: int, settings: VectorIndexSettings) -> VectorIndex:
@@ -143,6 +149,7 @@ class VectorIndex:
         if len(ids):
             vectors = np.ascontiguousarray(vectors, dtype=np.float32)
             self._index.add_with_ids(vectors, np.ascontiguousarray(ids, dtype=np.int64))
+            self._replica = None
 
     def remove(self, ids: Ids) -> None:
         """Remove ids; on HNSW they become tombstones that searches skip."""
@@ -155,11 +162,15 @@ class VectorIndex:
             self._not_dead = None
         else:
             self._index.remove_ids(faiss.IDSelectorBatch(ids))
+            self._replica = None
 
     def search(self, query: Vectors, k: int, allowed: Ids | None = None) -> tuple[Vectors, Ids]:
         """Up to k (scores, ids) best first; only `allowed` ids when given."""
         if k < 1 or self.size == 0:
             return np.empty(0, dtype=np.float32), np.empty(0, dtype=np.int64)
+        if self._on_gpu and allowed is None:
+            row = np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dim)
+            return self._gpu().search(row, min(k, self.size))
         # `sel` must outlive the search: the parameters hold a raw pointer to it.
         sel = faiss.IDSelectorBatch(allowed) if allowed is not None else self._live_selector()
         params = self._params(sel, k)
@@ -181,6 +192,14 @@ class VectorIndex:
             # A full disk must not leave a partial file beside the index until the next open.
             tmp.unlink(missing_ok=True)
             raise
+
+    def _gpu(self) -> GpuReplica:
+        """The GPU replica, copied from the CPU index if it changed since the last copy."""
+        # Searches run concurrently (the store's shared lock): one of them makes the copy.
+        with self._replica_lock:
+            if self._replica is None:
+                self._replica = GpuReplica(self._index, self.kind, self._settings.ivf_nprobe)
+            return self._replica
 
     def _held(self) -> Ids:
         """Every id inside the index, unordered."""
