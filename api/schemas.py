@@ -29,7 +29,7 @@ from controlplane.keys import MAX_LABEL
 from controlplane.principal import Scope
 from indexer.jobs.model import FINAL_STATES, FileError, JobCounts, JobState, JobTimings
 from rag.tenancy import public_name
-from rag.types import EngineKind, IndexKind, SearchMode
+from rag.types import EngineKind, FusionKind, IndexKind, SearchMode
 
 if TYPE_CHECKING:  # for annotations only
     from collections.abc import Sequence
@@ -58,6 +58,12 @@ Scalar = Annotated[StrictStr | StrictInt | FiniteFloat | StrictBool, AfterValida
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 MAX_RECORDS = 10_000
 _FORBID = ConfigDict(extra="forbid")  # request bodies: a misspelt field is an error
+FUSION_HELP = (
+    "how hybrid search fuses its dense and BM25 rankings: rrf (reciprocal rank fusion), "
+    "minmax or tmm (a weighted sum of min-max or theoretical-min normalised scores); "
+    "default: the KB's"
+)
+WEIGHT_HELP = "the dense ranking's weight in hybrid fusion, 0..1 (BM25 gets the rest)"
 
 # --- errors -------------------------------------------------------------------------------
 
@@ -142,6 +148,14 @@ class KBCreate(BaseModel):
         description="picks the generator profile (RAG_DOMAIN_PROFILES)",
         examples=["finance"],
     )
+    fusion: FusionKind | None = Field(default=None, description=FUSION_HELP)
+    fusion_weight: float | None = Field(
+        default=None, ge=0.0, le=1.0, strict=True, description=WEIGHT_HELP
+    )
+    chunk_headers: bool | None = Field(
+        default=None,
+        description="index and embed each chunk under a header: document title and section",
+    )
 
 
 class KBOut(BaseModel):
@@ -153,6 +167,9 @@ class KBOut(BaseModel):
     embedder: str
     dim: int
     domain: str
+    fusion: FusionKind
+    fusion_weight: float
+    chunk_headers: bool
     created_at: str
     documents: int | None = Field(description="null while the KB cannot be opened")
     chunks: int | None
@@ -310,6 +327,10 @@ class SearchBody(BaseModel):
         description="metadata equality filters, ANDed",
         examples=[{"year": 2023}],
     )
+    fusion: FusionKind | None = Field(default=None, description=FUSION_HELP)
+    fusion_weight: float | None = Field(
+        default=None, ge=0.0, le=1.0, strict=True, description=WEIGHT_HELP
+    )
 
 
 class HitOut(BaseModel):
@@ -366,6 +387,10 @@ class AnswerBody(BaseModel):
     )
     filters: dict[str, Scalar] | None = Field(default=None, max_length=32)
     mode: SearchMode = "hybrid"
+    fusion: FusionKind | None = Field(default=None, description=FUSION_HELP)
+    fusion_weight: float | None = Field(
+        default=None, ge=0.0, le=1.0, strict=True, description=WEIGHT_HELP
+    )
     k: int | None = Field(strict=True, default=None, ge=1, le=50)
     profile: str | None = Field(default=None, max_length=64)
     max_tokens: int | None = Field(strict=True, default=None, ge=16, le=8192)

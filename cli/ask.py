@@ -13,7 +13,7 @@ from api.schemas import AnswerOut
 from cli.common import opened, parse_where, reported_errors
 from rag.config import Settings, get_settings
 from rag.errors import InvalidInputError
-from rag.types import SearchMode
+from rag.types import FusionKind, SearchMode
 from rag.workspace import OpenKB
 
 # The answer path imports torch and xgrammar (seconds); every other command would pay for
@@ -26,6 +26,12 @@ def ask(
     kb: str = typer.Argument(..., help="knowledge base name"),
     question: str = typer.Argument(..., help="the question"),
     mode: SearchMode = typer.Option("hybrid", help="retrieval: dense, bm25 or hybrid"),
+    fusion: FusionKind | None = typer.Option(
+        None, help="hybrid fusion: rrf, minmax or tmm (default: the KB's)"
+    ),
+    fusion_weight: float | None = typer.Option(
+        None, help="the dense ranking's weight in hybrid fusion, 0..1 (default: the KB's)"
+    ),
     k: int | None = typer.Option(None, "-k", help="passages to retrieve (default RAG_ANSWER_K)"),
     where: list[str] = typer.Option([], help="metadata filter key=value (repeatable, ANDed)"),
     schema: Path | None = typer.Option(None, help="JSON schema file for the answer's data"),
@@ -43,6 +49,8 @@ def ask(
         request = AnswerRequest(
             question,
             mode=mode,
+            fusion=fusion,
+            fusion_weight=fusion_weight,
             k=k,
             filters=parse_where(where) or None,
             schema=read_schema(schema) if schema is not None else None,

@@ -8,7 +8,7 @@ import typer
 
 from cli.common import opened, reported_errors, workspace
 from rag.errors import ConfigError
-from rag.types import EngineKind, IndexKind
+from rag.types import EngineKind, FusionKind, IndexKind
 
 app = typer.Typer(help="Create, list, inspect and drop knowledge bases.", no_args_is_help=True)
 
@@ -23,6 +23,17 @@ def create(
     overlap: int | None = typer.Option(None, help="tokens shared by consecutive chunks"),
     engine: EngineKind = typer.Option("local", help="storage engine"),
     domain: str = typer.Option("general", help="domain tag (general, finance, medical, ...)"),
+    fusion: FusionKind | None = typer.Option(
+        None, help="hybrid fusion: rrf, minmax or tmm (default RAG_FUSION)"
+    ),
+    fusion_weight: float | None = typer.Option(
+        None, help="the dense ranking's weight in hybrid fusion, 0..1 (default RAG_FUSION_WEIGHT)"
+    ),
+    chunk_headers: bool | None = typer.Option(
+        None,
+        "--chunk-headers/--no-chunk-headers",
+        help="index each chunk under its document title and section (default RAG_CHUNK_HEADERS)",
+    ),
 ) -> None:
     """Create an empty knowledge base."""
     with reported_errors():
@@ -33,6 +44,9 @@ def create(
             chunk_tokens=chunk_tokens,
             chunk_overlap=overlap,
             domain=domain,
+            fusion=fusion,
+            fusion_weight=fusion_weight,
+            chunk_headers=chunk_headers,
         )
     typer.echo(f"created {config.name} ({config.engine}, {config.index}, {config.embedder})")
 

@@ -7,20 +7,27 @@ import json
 import typer
 
 from cli.common import opened, parse_where, reported_errors
-from rag.types import Hit, SearchMode
+from rag.types import FusionKind, Hit, SearchMode
 
 
 def search(
     kb: str = typer.Argument(..., help="knowledge base name"),
     query: str = typer.Argument(..., help="what to look for"),
-    mode: SearchMode = typer.Option("hybrid", help="dense, bm25, or hybrid (RRF of both)"),
+    mode: SearchMode = typer.Option("hybrid", help="dense, bm25, or hybrid (a fusion of both)"),
+    fusion: FusionKind | None = typer.Option(
+        None, help="hybrid fusion: rrf, minmax or tmm (default: the KB's)"
+    ),
+    fusion_weight: float | None = typer.Option(
+        None, help="the dense ranking's weight in hybrid fusion, 0..1 (default: the KB's)"
+    ),
     k: int = typer.Option(10, "-k", help="how many chunks to return"),
     where: list[str] = typer.Option([], help="metadata filter key=value (repeatable, ANDed)"),
     as_json: bool = typer.Option(False, "--json", help="print hits as JSON"),
 ) -> None:
     """Search a knowledge base."""
     with reported_errors(), opened(kb) as handle:
-        hits = handle.retriever.search(query, mode, k, parse_where(where))
+        how = handle.retriever.fusion_for(fusion, fusion_weight)
+        hits = handle.retriever.search(query, mode, k, parse_where(where), fusion=how)
     if as_json:
         typer.echo(json.dumps([hit_json(h) for h in hits], indent=2))
         return

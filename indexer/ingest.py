@@ -114,15 +114,19 @@ class IngestCancelled(Exception):
 
 def content_hash(doc: Document, config: KBConfig) -> str:
     """Hash of everything that shapes a document's chunks and vectors."""
+    shape = [
+        doc.title,
+        [[s.text, s.page, list(s.heading_path)] for s in doc.sections],
+        doc.metadata,
+        config.chunk_tokens,
+        config.chunk_overlap,
+        config.embedder,
+    ]
+    # Only when on: documents of KBs made before chunk headers keep their hashes.
+    if config.chunk_headers:
+        shape.append("chunk-headers")
     payload = json.dumps(
-        [
-            doc.title,
-            [[s.text, s.page, list(s.heading_path)] for s in doc.sections],
-            doc.metadata,
-            config.chunk_tokens,
-            config.chunk_overlap,
-            config.embedder,
-        ],
+        shape,
         sort_keys=True,
         default=str,
     )
@@ -282,6 +286,7 @@ class Ingestor:
             self.config.chunk_tokens,
             self.config.chunk_overlap,
             max_chars=self.max_chunk_chars,
+            headers=self.config.chunk_headers,
         )
         meta = StoredDocument(
             id=doc.id,

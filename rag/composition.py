@@ -92,4 +92,8 @@ def answer_settings(settings: Settings) -> AnswerSettings:
     # that never answer (and the workspace, which imports this module) must not pay for.
     from rag.answer.settings import AnswerSettings
 
-    return AnswerSettings(k=settings.answer_k, min_relevance=settings.answer_min_relevance)
+    return AnswerSettings(
+        k=settings.answer_k,
+        min_relevance=settings.answer_min_relevance,
+        focus_query=settings.answer_focus_query,
+    )

@@ -21,7 +21,7 @@ from rag.generation.profiles import (
     GeneratorProfile,
     default_profiles,
 )
-from rag.types import IndexKind
+from rag.types import FusionKind, IndexKind
 
 
 class Settings(BaseSettings):
@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     # Candidates each mode contributes to hybrid fusion.
     hybrid_candidates: int = Field(default=100, ge=10)
     rrf_k: int = Field(default=60, ge=1)
+    # New KBs' hybrid fusion and dense weight (rag/retrieval/fusion.py) and whether their
+    # chunks get headers (indexer/chunking/header.py). Min-max at 0.5 was the best fusion on
+    # SciFact and the filings pages and never below the better single mode (docs/evaluation.md).
+    fusion: FusionKind = "minmax"
+    fusion_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    chunk_headers: bool = True
 
     # Elasticsearch engine (KBs created with --engine elasticsearch).
     es_url: str = "http://127.0.0.1:9200"
@@ -112,6 +118,9 @@ class Settings(BaseSettings):
     # asked of the other dataset's KB, 0.08-0.41 (all but two < 0.4). Other embedders differ.
     answer_k: int = Field(default=5, ge=1, le=50)
     answer_min_relevance: float = Field(default=0.4, ge=-1.0, le=1.0)
+    # Retrieve with a question's informative part, its instructions dropped
+    # (rag/retrieval/query.py); docs/evaluation.md measures it on the dev sets.
+    answer_focus_query: bool = False
 
     # The control plane (keys, tenants, KB registry, jobs): a SQLAlchemy URL such as
     # postgresql+psycopg://user:pass@host/db; unset, a SQLite file in the data directory.

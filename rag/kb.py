@@ -25,7 +25,7 @@ from rag.embedding.base import Embedder
 from rag.embedding.variants import EmbedRuntime
 from rag.errors import ConfigError, KBExistsError, KBNotFoundError
 from rag.files import private_dir, write_atomic
-from rag.retrieval import Retriever
+from rag.retrieval import FusionKind, Retriever
 from rag.stores.base import Store
 from rag.types import EngineKind, IndexKind
 
@@ -47,6 +47,12 @@ class KBConfig(BaseModel):
     embed_runtime: EmbedRuntime = "torch"
     dim: int = Field(ge=1)
     domain: str = "general"
+    # Hybrid search's fusion and its dense weight; a search request may ask for another.
+    fusion: FusionKind = "minmax"
+    fusion_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    # Whether each chunk is indexed and embedded under a header (document title, section
+    # heading). False for KBs made before headers existed: their chunks have none.
+    chunk_headers: bool = False
     # The tenant that owns the KB; the CLI works as tenant `default`.
     tenant: str = "default"
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())

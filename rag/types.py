@@ -8,6 +8,8 @@ from typing import Any, Literal
 SearchMode = Literal["dense", "bm25", "hybrid"]
 IndexKind = Literal["flat", "hnsw", "ivfpq"]
 EngineKind = Literal["local", "elasticsearch"]
+# How hybrid search fuses its dense and BM25 rankings (rag/retrieval/fusion.py).
+FusionKind = Literal["rrf", "minmax", "tmm"]
 
 Metadata = dict[str, Any]
 

@@ -15,7 +15,7 @@ from rag.embedding import Embedder
 from rag.embedding.variants import same_space
 from rag.errors import BackendUnavailableError, ConfigError, KBExistsError
 from rag.kb import KBConfig, KBRegistry, OpenKB, Registry
-from rag.retrieval import Retriever
+from rag.retrieval import Fusion, FusionKind, Retriever
 from rag.stores.factory import drop_store, open_store, prepare_store, remote_data
 from rag.types import EngineKind, IndexKind
 
@@ -56,6 +56,9 @@ class Workspace:
         chunk_overlap: int | None = None,
         domain: str = "general",
         tenant: str = "default",
+        fusion: FusionKind | None = None,
+        fusion_weight: float | None = None,
+        chunk_headers: bool | None = None,
     ) -> KBConfig:
         """Register a new KB bound to the current embedder."""
         if engine == "local" and self.settings.scaled_out:
@@ -80,6 +83,13 @@ class Workspace:
                 dim=embedder.dim,
                 domain=domain,
                 tenant=tenant,
+                fusion=fusion or self.settings.fusion,
+                fusion_weight=self.settings.fusion_weight
+                if fusion_weight is None
+                else fusion_weight,
+                chunk_headers=self.settings.chunk_headers
+                if chunk_headers is None
+                else chunk_headers,
             )
         except ValidationError as exc:
             raise ConfigError(_reasons(exc)) from exc
@@ -109,7 +119,10 @@ class Workspace:
             )
         folder = self.registry.path(name)
         store = open_store(config, folder, self.stores)
-        retriever = Retriever(store, embedder, self.settings.hybrid_candidates, self.settings.rrf_k)
+        fusion = Fusion(config.fusion, config.fusion_weight)
+        retriever = Retriever(
+            store, embedder, self.settings.hybrid_candidates, self.settings.rrf_k, fusion
+        )
         return OpenKB(config, folder, store, embedder, retriever)
 
     def list(self) -> list[KBConfig]:

@@ -23,8 +23,10 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # One ONNX export of the embedder for every test and CLI subprocess, kept between runs.
-    if config.cache is not None:
-        os.environ.setdefault("RAG_EMBED_CACHE_DIR", str(config.cache.mkdir("rag-onnx")))
+    # `-p no:cacheprovider` removes `config.cache`: each process then exports into its data dir.
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        os.environ.setdefault("RAG_EMBED_CACHE_DIR", str(cache.mkdir("rag-onnx")))
 
 
 @pytest.fixture(scope="session")

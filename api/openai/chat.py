@@ -289,7 +289,13 @@ async def chat_completions(
     opened = await asyncio.to_thread(services.kbs.get, kb.stored)
     max_tokens = body.max_tokens if body.max_tokens is not None else body.max_completion_tokens
     request = AnswerRequest(
-        question, schema=schema, profile=profile, max_tokens=max_tokens, query=query
+        question,
+        schema=schema,
+        profile=profile,
+        max_tokens=max_tokens,
+        query=query,
+        fusion=body.fusion,
+        fusion_weight=body.fusion_weight,
     )
     profile_name = services.router.resolve(opened.config.domain, profile, schema is not None)
     reply = Reply(body.model, structured=schema is not None)

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag.types import FusionKind
+
 MAX_MESSAGES = 512
 MAX_CONTENT_CHARS = 100_000
 MAX_EMBEDDING_INPUTS = 2048
@@ -170,6 +172,14 @@ class ChatCompletionRequest(BaseModel):
     presence_penalty: float | None = Field(default=None, description="accepted and ignored")
     frequency_penalty: float | None = Field(default=None, description="accepted and ignored")
     user: str | None = Field(default=None, max_length=512, description="accepted and ignored")
+    # Extensions of this service, as the native answer route's: how hybrid retrieval fuses.
+    fusion: FusionKind | None = Field(
+        default=None,
+        description="hybrid fusion: rrf, minmax or tmm (an extension; default: the KB's)",
+    )
+    fusion_weight: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="the dense ranking's weight (an extension)"
+    )
 
 
 # --- chat: response -------------------------------------------------------------------------

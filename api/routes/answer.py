@@ -38,6 +38,8 @@ def answer_request(body: AnswerBody) -> AnswerRequest:
     return AnswerRequest(
         body.question,
         mode=body.mode,
+        fusion=body.fusion,
+        fusion_weight=body.fusion_weight,
         k=body.k,
         filters=body.filters,
         schema=body.schema_,

@@ -53,6 +53,9 @@ async def create_kb(body: KBCreate, services: ServicesDep, principal: Admin) -> 
             chunk_overlap=body.chunk_overlap,
             domain=body.domain,
             tenant=principal.tenant,
+            fusion=body.fusion,
+            fusion_weight=body.fusion_weight,
+            chunk_headers=body.chunk_headers,
         )
 
     try:

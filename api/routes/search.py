@@ -23,7 +23,8 @@ router = APIRouter(tags=["search"])
 async def search(body: SearchBody, kb: ReadKB, services: ServicesDep) -> SearchOut:
     def run() -> list[Hit]:
         opened = services.kbs.get(kb.stored)
-        return opened.retriever.search(body.query, body.mode, body.k, body.filters)
+        fusion = opened.retriever.fusion_for(body.fusion, body.fusion_weight)
+        return opened.retriever.search(body.query, body.mode, body.k, body.filters, fusion=fusion)
 
     started = time.perf_counter()
     hits = await asyncio.to_thread(run)

@@ -6,6 +6,7 @@ import hashlib
 import re
 
 from indexer.chunking.boundaries import find_boundaries, plan_units
+from indexer.chunking.header import chunk_header
 from indexer.chunking.packer import Packer
 from indexer.chunking.tokens import TokenView
 from rag.embedding.base import Tokenizer
@@ -13,6 +14,8 @@ from rag.types import Chunk, Document, Section
 
 # The title is embedded with every chunk for context; a long one is cut so text keeps the room.
 TITLE_TOKENS = 32
+# A header (title and section headings) may take a little more: the heading is the context.
+HEADER_TOKENS = 48
 MIN_TOKENS = 16
 DEFAULT_MAX_CHARS = 4000
 _SPACE = re.compile(r"\s")
@@ -24,30 +27,43 @@ def chunk_document(
     max_tokens: int,
     overlap: int,
     max_chars: int = DEFAULT_MAX_CHARS,
+    *,
+    headers: bool = False,
 ) -> list[Chunk]:
-    """Splits `doc` into chunks of at most `max_tokens` tokens and `max_chars` characters."""
+    """Splits `doc` into chunks of at most `max_tokens` tokens and `max_chars` characters.
+
+    Each chunk's `title` is the document's title, or with `headers` its header (title and
+    section headings, indexer/chunking/header.py); it is embedded before the chunk's text.
+    """
     if max_tokens < MIN_TOKENS:
         raise ValueError(f"max_tokens must be at least {MIN_TOKENS}, got {max_tokens}")
     if not 0 <= overlap < max_tokens / 2:
         raise ValueError(f"overlap must be >= 0 and < max_tokens / 2, got {overlap}")
     window = tokenizer.max_tokens - tokenizer.special_tokens
-    title, title_cost = _capped_title(doc.title, tokenizer, window)
-    limit = min(max_tokens, window - title_cost)
-    if limit < MIN_TOKENS:
+    if window - MIN_TOKENS < MIN_TOKENS:
         raise ValueError(
-            f"the tokenizer's window of {tokenizer.max_tokens} tokens leaves {limit} per chunk"
+            f"the tokenizer's window of {tokenizer.max_tokens} tokens leaves too little per chunk"
         )
-    # A title can shrink the budget below 2 * overlap; the packer needs overlap < limit / 2.
-    overlap = min(overlap, (limit - 1) // 2)
+    titled = _capped_title(doc.title, tokenizer, window, TITLE_TOKENS)
     chunks: list[Chunk] = []
     for section in doc.sections:
-        for text in _section_texts(section.text, tokenizer, limit, overlap):
+        if headers:
+            header = chunk_header(doc.title, section)
+            # Without headings the header is the title, capped as a title is.
+            most = HEADER_TOKENS if section.heading_path else TITLE_TOKENS
+            title, title_cost = _capped_title(header, tokenizer, window, most)
+        else:
+            title, title_cost = titled
+        limit = min(max_tokens, window - title_cost)
+        # A title can shrink the budget below 2 * overlap; the packer needs overlap < limit / 2.
+        cut_overlap = min(overlap, (limit - 1) // 2)
+        for text in _section_texts(section.text, tokenizer, limit, cut_overlap):
             for piece in _capped(text, max_chars):
                 chunks.append(_chunk(doc, section, title, piece, len(chunks)))
     return chunks
 
 
-def _capped_title(title: str, tokenizer: Tokenizer, window: int) -> tuple[str, int]:
+def _capped_title(title: str, tokenizer: Tokenizer, window: int, most: int) -> tuple[str, int]:
     """The title cut to its first tokens at a token boundary, and what it costs with its newline."""
     title = title.strip()
     if not title:
@@ -55,7 +71,7 @@ def _capped_title(title: str, tokenizer: Tokenizer, window: int) -> tuple[str, i
     # Tokenized with its newline: for some models the newline is a token of its own.
     spans = tokenizer.token_spans(title + "\n")
     words = sum(1 for _, end in spans if end <= len(title))
-    keep = min(TITLE_TOKENS, words, window - MIN_TOKENS - 1)
+    keep = min(most, words, window - MIN_TOKENS - 1)
     if keep <= 0:
         return "", 0
     # Cut between words when one ends in the last half of the kept tokens: reads better.

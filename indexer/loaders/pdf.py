@@ -8,6 +8,7 @@ from pathlib import Path
 import pypdfium2 as pdfium
 
 from indexer.loaders.limits import LoadLimits
+from indexer.loaders.pdf_headings import OutlineEntry, PageHeadings, outline_paths
 from indexer.loaders.pdf_layout import page_text
 from rag.errors import LoaderError
 from rag.types import Document, Section
@@ -28,6 +29,8 @@ def load_pdf(path: Path, doc_id: str, limits: LoadLimits) -> list[Document]:
     try:
         sections = []
         pages = len(pdf)
+        outline = outline_paths(_outline(pdf), pages)
+        detected = PageHeadings()
         for number in range(1, pages + 1):
             page = pdf[number - 1]
             try:
@@ -35,7 +38,10 @@ def load_pdf(path: Path, doc_id: str, limits: LoadLimits) -> list[Document]:
             finally:
                 page.close()  # long PDFs stay in bounded memory
             if text:
-                sections.append(Section(text=text, page=number))
+                # Detected per page even with an outline: the detector carries parts along.
+                found = detected.page(text)
+                headings = outline[number - 1] if any(outline) else found
+                sections.append(Section(text=text, page=number, heading_path=headings))
         title = pdf.get_metadata_dict().get("Title", "")
     finally:
         pdf.close()
@@ -49,6 +55,21 @@ def load_pdf(path: Path, doc_id: str, limits: LoadLimits) -> list[Document]:
             metadata={"pages": pages},
         )
     ]
+
+
+def _outline(pdf: pdfium.PdfDocument) -> list[OutlineEntry]:
+    """The PDF's bookmarks that point at a page; [] when it has none or they are broken."""
+    entries = []
+    try:
+        for bookmark in pdf.get_toc():
+            dest = bookmark.get_dest()
+            index = None if dest is None else dest.get_index()
+            title = bookmark.get_title()
+            if index is not None and title.strip():
+                entries.append(OutlineEntry(bookmark.level, title, index + 1))
+    except pdfium.PdfiumError:
+        return []  # a damaged outline costs the headings, not the document
+    return entries
 
 
 def meaningful_title(title: str) -> str:

@@ -43,6 +43,7 @@ from rag.generation.base import Generation, Generator, JSONSchema, Message, Usag
 from rag.generation.router import GeneratorRouter
 from rag.generation.schema import check_user_schema
 from rag.kb import OpenKB
+from rag.retrieval.query import informative_query
 from rag.types import Hit
 
 # Chat-template tokens around the messages (role markers, the generation prompt).
@@ -217,8 +218,13 @@ class Answerer:
         """
         k = request.k or self.k
         query = request.question if request.query is None else request.query
+        if self.settings.focus_query:
+            query = informative_query(query)
         vector = kb.retriever.embed_query(query)
-        hits = kb.retriever.search(query, request.mode, k, request.filters, vector=vector)
+        fusion = kb.retriever.fusion_for(request.fusion, request.fusion_weight)
+        hits = kb.retriever.search(
+            query, request.mode, k, request.filters, vector=vector, fusion=fusion
+        )
         scores = relevance(hits, vector, kb.store, kb.embedder)
         threshold = self.min_relevance if request.min_relevance is None else request.min_relevance
         passing = above(hits, scores, threshold)

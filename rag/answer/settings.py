@@ -15,6 +15,9 @@ class AnswerSettings:
 
     k: int = 5
     min_relevance: float = 0.4
+    # Search a question by its informative part (rag/retrieval/query.py) when no explicit
+    # retrieval query is given; docs/evaluation.md measures it.
+    focus_query: bool = False
 
     def __post_init__(self) -> None:
         if self.k < 1:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from rag.generation.base import JSONSchema, Usage
 from rag.stores.base import Filters
-from rag.types import Hit, SearchMode
+from rag.types import FusionKind, Hit, SearchMode
 
 # Why an answer is what it is: the model answered from passages, nothing retrieved was
 # relevant enough to ask the model, or the model said the passages do not hold the answer.
@@ -25,6 +25,9 @@ class AnswerRequest:
 
     question: str
     mode: SearchMode = "hybrid"
+    # Hybrid fusion and dense weight; None: the KB's.
+    fusion: FusionKind | None = None
+    fusion_weight: float | None = None
     k: int | None = None
     filters: Filters | None = None
     schema: JSONSchema | None = None  # an analyst's own schema for the answer's `data`

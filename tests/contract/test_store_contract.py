@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
+from indexer.ingest import Ingestor
 from rag.embedding.base import Vectors
+from rag.embedding.fake import HashingEmbedder
 from rag.errors import InvalidInputError
-from rag.retrieval import Retriever
+from rag.retrieval import FUSION_KINDS, Fusion, Retriever
 from rag.stores.base import DocumentWrite, Filters, Store
-from rag.types import Hit
+from rag.types import Document, FusionKind, Hit, Section
 
 Embed = Callable[[str], Vectors]
 Reopen = Callable[[Store], Store]
@@ -345,6 +348,54 @@ def test_a_selective_filter_still_finds_its_few_matches(
     assert doc_ids(store.search_dense(embed("river stone"), 6, rare)) == expected
     assert len(store.search_dense(embed("river stone"), 6, rare)) == 6
     assert len(store.search_dense(embed("orbit carbon"), 100, rare)) == 6
+
+
+@pytest.mark.parametrize("kind", FUSION_KINDS)
+def test_hybrid_fusion_weight_moves_between_the_two_rankings(
+    filled: Store, retriever: Retriever, embed: Embed, kind: FusionKind
+) -> None:
+    # A query where the rankings disagree on the order below the top: the fused order with
+    # all weight on one side is that side's order, on every engine (scores differ by engine,
+    # normalised or ranked fusion does not care).
+    query = "light energy sugars water carbon dioxide"
+    dense = [h.chunk.id for h in filled.search_dense(embed(query), 20)]
+    bm25 = [h.chunk.id for h in filled.search_bm25(query, 20)]
+    assert dense[:2] != bm25[:2]  # the test needs two different rankings
+    only_dense = retriever.search(query, "hybrid", 2, fusion=Fusion(kind, 1.0))
+    only_bm25 = retriever.search(query, "hybrid", 2, fusion=Fusion(kind, 0.0))
+    assert [h.chunk.id for h in only_dense] == dense[:2]
+    assert [h.chunk.id for h in only_bm25] == bm25[:2]
+    if kind != "rrf":  # a normalised score: the best of the weighted side is exactly 1
+        assert only_dense[0].score == pytest.approx(1.0)
+        assert only_bm25[0].score == pytest.approx(1.0)
+
+
+def test_chunk_headers_are_searched_and_the_text_stays_the_source(
+    engine: Any, store: Store, retriever: Retriever
+) -> None:
+    # A section longer than one chunk: only its first chunk's text names the spice; the
+    # header (title > heading) carries the name into every chunk's index entry, on every engine.
+    body = " ".join(f"Sentence {i} talks about drying buds in the sun." for i in range(12))
+    doc = Document(
+        "spices.md",
+        (Section(f"Zanzibar cloves\n\n{body}", heading_path=("Zanzibar cloves",)),),
+        title="Spice trade",
+    )
+    config = engine.config.model_copy(
+        update={"chunk_headers": True, "chunk_tokens": 32, "chunk_overlap": 0}
+    )
+    embedder = HashingEmbedder(dim=retriever.embedder.dim)  # the suite's: deterministic
+    Ingestor(store, embedder, config).ingest_documents([doc], progress=False)
+    chunks = store.search_bm25("drying buds sun", 100)
+    assert len(chunks) > 2
+    found = store.search_bm25("zanzibar", 100)
+    assert {h.chunk.id for h in found} == {h.chunk.id for h in chunks}
+    assert {h.chunk.id for h in retriever.search("zanzibar", "hybrid", 100)} >= {
+        h.chunk.id for h in chunks
+    }
+    for hit in found:
+        assert hit.chunk.title == "Spice trade > Zanzibar cloves"
+        assert hit.chunk.text in doc.sections[0].text
 
 
 def test_a_path_filter_matches_the_file_name_without_its_folder(

@@ -195,9 +195,16 @@ def test_probes_the_kb_cannot_answer_abstain_before_the_model(
 def test_a_clearly_answerable_question_is_answered(
     server: tuple[str, str], workspace: Workspace, kb: str
 ) -> None:
-    if server[1] == RANDOM_MODEL:
-        pytest.skip("the random-weight tiny-moe answers at random; serve a real model")
     answer = ask_gated(server, workspace, kb, ANSWERABLE)
+    # The gate lets a clearly answerable question through to the model with its evidence, so a
+    # pipeline that abstains on everything fails here whatever model is served.
+    assert answer.outcome != "no_relevant_passages", answer
+    assert answer.attempts >= 1
+    assert any(p.hit.chunk.doc_id.endswith("tides.md") for p in answer.passages)
+    if server[1] == RANDOM_MODEL:
+        # The random-weight tiny-moe (CI) chooses `answerable` at random; what it writes is
+        # checked by the grounding tests above, not required here.
+        return
     assert answer.outcome == "answered", answer
     assert any(c.doc_id.endswith("tides.md") for c in answer.citations)
     assert {c.chunk_id for c in answer.citations} <= {p.hit.chunk.id for p in answer.passages}

@@ -208,5 +208,5 @@ def test_reports_print_as_before() -> None:
     retrieval.modes["bm25"] = {"ndcg@10": 0.6}
     # The ingestion time is for the human summary only.
     assert json.dumps(retrieval.model_dump()) == (
-        '{"dataset": "scifact", "queries": 3, "modes": {"bm25": {"ndcg@10": 0.6}}}'
+        '{"dataset": "scifact", "queries": 3, "modes": {"bm25": {"ndcg@10": 0.6}}, "rows": []}'
     )

@@ -330,3 +330,24 @@ def test_stream_of_an_off_topic_question(kb: OpenKB, fakes: Fakes, tmp_path: Pat
     assert events[0] == PassagesEvent(())
     assert isinstance(events[1], AnswerEvent) and events[1].answer.outcome == "no_relevant_passages"
     assert len(events) == 2
+
+
+def test_a_focused_answer_searches_the_question_without_its_instructions(
+    kb: OpenKB, fakes: Fakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    embedded: list[list[str]] = []
+    embed = kb.embedder.embed
+
+    def counted(texts: list[str]) -> Any:
+        embedded.append(list(texts))
+        return embed(texts)
+
+    monkeypatch.setattr(kb.embedder, "embed", counted)
+    wrapped = f"Assume that you are an oceanographer. {QUESTION} Answer in one sentence."
+    plain = answerer(fakes, tmp_path)
+    focused = Answerer(plain.router, AnswerSettings(k=3, min_relevance=0.2, focus_query=True))
+    prep = focused.prepare(kb, AnswerRequest(wrapped))
+    assert embedded == [[QUESTION]]
+    assert prep.messages[1].content.endswith(f"Question: {wrapped}")  # the model sees it all
+    plain.prepare(kb, AnswerRequest(wrapped))
+    assert embedded[-1] == [wrapped]  # off by default: the question is searched as written

@@ -267,6 +267,52 @@ def test_real_tokenizer_never_truncates_scifact(
     assert_never_truncated(chunks, hf_tokenizer, max_tokens)
 
 
+def test_headers_name_the_document_and_the_innermost_sections() -> None:
+    doc = Document(
+        "guide.md",
+        (
+            Section(sentences(0, 6), heading_path=("Guide", "Setup", "Reset")),
+            Section(sentences(6, 2)),
+        ),
+        title="Guide",
+    )
+    chunks = chunk_document(doc, WordTokenizer(), 16, 0, headers=True)
+    # The outermost heading repeats the title and is beyond the two innermost anyway.
+    assert [c.title for c in chunks] == ["Guide > Setup > Reset"] * 2 + ["Guide"]
+    # The text stays the source text; the heading path is still its own field.
+    assert chunks[1].text == sentences(3, 3) and chunks[1].heading_path == (
+        "Guide",
+        "Setup",
+        "Reset",
+    )
+    # Without headers, every chunk carries the document title only (as KBs made before them).
+    plain = chunk_document(doc, WordTokenizer(), 16, 0)
+    assert [c.title for c in plain] == ["Guide"] * 3
+    assert [c.text for c in plain] == [c.text for c in chunks]
+
+
+def test_a_file_name_title_reads_as_words_in_the_header() -> None:
+    doc = Document(
+        "a.pdf",
+        (Section("Net sales rose.", page=3, heading_path=("Item 8",)),),
+        title="APPLE_2019_10K",
+    )
+    (chunk,) = chunk_document(doc, WordTokenizer(), 16, 0, headers=True)
+    assert chunk.title == "APPLE 2019 10K > Item 8"
+
+
+def test_a_long_header_is_cut_and_the_text_still_fits() -> None:
+    tokenizer = WordTokenizer(max_tokens=64)
+    heading = " ".join(f"h{i}" for i in range(80))
+    doc = Document("d", (Section(sentences(0, 20), heading_path=(heading,)),), title="T")
+    chunks = chunk_document(doc, tokenizer, 40, 5, headers=True)
+    window = tokenizer.max_tokens - tokenizer.special_tokens
+    for c in chunks:
+        assert c.title.startswith("T > h0 h1")
+        assert len(tokenizer.token_spans(c.title)) <= 48
+        assert len(tokenizer.token_spans(embedding_text(c.title, c.text))) <= window
+
+
 def test_a_megabyte_without_spaces_is_cut_by_characters(minilm: Embedder) -> None:
     # The MiniLM tokenizer makes one [UNK] token of any word past 100 characters, so the token
     # budget alone once let this whole megabyte through as one chunk.

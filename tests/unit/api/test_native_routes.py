@@ -78,6 +78,32 @@ def test_search_modes_and_filters(api: Api) -> None:
     assert bad_k.status_code == 422 and bad_k.json()["error"]["param"] == "body.k"
 
 
+def test_fusion_is_a_kb_setting_and_a_search_parameter(api: Api) -> None:
+    admin = api.key()
+    body = {"name": "tuned", "fusion": "tmm", "fusion_weight": 0.7}
+    created = api.client.post("/v1/kbs", json=body, headers=admin).json()
+    assert (created["fusion"], created["fusion_weight"]) == ("tmm", 0.7)
+    _kb_with_docs(api, admin)
+
+    def top_score(**fusion: Any) -> float:
+        reply = api.client.post(
+            "/v1/kbs/handbook/search", json={"query": "refunds paid", **fusion}, headers=admin
+        )
+        assert reply.status_code == 200, reply.text
+        hit = reply.json()["data"][0]
+        assert hit["doc_id"] == "refunds"
+        return float(hit["score"])
+
+    # Min-max with all weight on dense: the best dense hit scores exactly 1.
+    assert top_score(fusion="minmax", fusion_weight=1.0) == 1.0
+    # Classic RRF: a hit first in both rankings scores 2/61.
+    assert abs(top_score(fusion="rrf", fusion_weight=0.5) - 2 / 61) < 1e-9
+    bad = api.client.post(
+        "/v1/kbs/handbook/search", json={"query": "x", "fusion_weight": 1.5}, headers=admin
+    )
+    assert bad.status_code == 422 and bad.json()["error"]["param"] == "body.fusion_weight"
+
+
 def test_answer_and_analyst_schema(api: Api) -> None:
     admin = api.key()
     _kb_with_docs(api, admin)

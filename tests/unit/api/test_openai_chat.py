@@ -227,6 +227,19 @@ def test_unsupported_parameters_are_refused_by_name(
     assert error["param"] == param and error["type"] == "invalid_request_error"
 
 
+def test_hybrid_fusion_is_a_request_extension(chat: Any, generator: ScriptedGenerator) -> None:
+    api, client, headers = chat
+    for fusion in ({"fusion": "tmm", "fusion_weight": 0.8}, {"fusion": "minmax"}):
+        done = client.chat.completions.create(
+            model="kb:facts", messages=[user("What causes the tides?")], extra_body=fusion
+        )
+        assert (done.model_extra or {})["citations"][0]["doc_id"] == "tides"
+    body = {"model": "kb:facts", "messages": [user("tides?")], "fusion_weight": 2}
+    refused = api.client.post("/v1/chat/completions", json=body, headers=headers)
+    assert refused.status_code in (400, 422), refused.text
+    assert refused.json()["error"]["param"] == "body.fusion_weight"
+
+
 def test_image_parts_and_missing_questions_are_refused(chat: Any) -> None:
     api, client, headers = chat
     image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
