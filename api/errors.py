@@ -29,6 +29,7 @@ from rag.answer.errors import AnswerError
 from rag.errors import (
     BackendUnavailableError,
     ConfigError,
+    EmbedderUnavailableError,
     InvalidInputError,
     KBExistsError,
     KBNotFoundError,
@@ -89,6 +90,7 @@ _DOMAIN: tuple[tuple[type[RagError], int, str, str], ...] = (
     (ConfigError, 400, "invalid_request_error", "invalid_config"),
     (LoaderError, 400, "invalid_request_error", "unreadable_file"),
     (BackendUnavailableError, 503, "service_unavailable", "backend_unavailable"),
+    (EmbedderUnavailableError, 503, "service_unavailable", "embedder_unavailable"),
     (StoreError, 500, "server_error", "store_error"),
     (GeneratorUnavailableError, 503, "service_unavailable", "generator_unavailable"),
     (AnswerError, 502, "generator_error", "answer_unusable"),

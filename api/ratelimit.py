@@ -1,20 +1,32 @@
-"""Per-key rate limits: token buckets for requests and for generated tokens.
+"""Per-key rate limits on the `limits` library: requests and generated tokens per minute.
 
-A bucket holds up to one minute's allowance and refills continuously, so a key may burst up
-to its per-minute limit and then proceeds at the steady rate. Generated tokens are only known
-after a generation, so they are charged afterwards and may drive the bucket negative: the
-key's next generation then waits until the deficit has refilled.
+Embedded, the counters live in this process's memory; scaled out (RAG_REDIS_URL) they live in
+Redis, so every API replica counts against one limit per key. Each limit is a sliding window
+counter (the previous minute's count weighted by how much of it still overlaps, plus this
+minute's): it needs two counters per key, not one entry per request, so a token budget of
+20,000 costs no more than a request limit of 120.
+
+Generated tokens are only known after a generation, so they are charged afterwards: a
+generation that overshoots spends the rest of the budget, and the key's next generation waits
+for the window to move on.
 """
 
 from __future__ import annotations
 
+import logging
 import math
-import threading
 import time
 from collections.abc import Callable
 
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.storage import storage_from_string
+from limits.strategies import SlidingWindowCounterRateLimiter
+
 from api.errors import ApiError
 
+log = logging.getLogger("api.ratelimit")
+# The failed-authentication throttle (api/auth/throttle.py) keeps per-address token buckets in
+# each process: a client failing keys against several replicas is slowed by each of them.
 # How often idle buckets are swept; a bucket refills completely within a minute of idleness
 # (unless deep in deficit), so a sweep per minute keeps memory proportional to active keys.
 _SWEEP_SECONDS = 60.0
@@ -61,65 +73,74 @@ def _limited(message: str, code: str, retry_after: int) -> ApiError:
     )
 
 
+def storage_uri(redis_url: str | None) -> str:
+    """Where the counters live: Redis when the deployment has one, else this process."""
+    return redis_url if redis_url else "memory://"
+
+
 class RateLimiter:
-    """Requests and generated tokens per minute, per key id; safe to share between threads."""
+    """Requests and generated tokens per window (a minute), per key id; thread-safe."""
 
     def __init__(
         self,
         requests_per_minute: int,
         tokens_per_minute: int,
-        clock: Callable[[], float] = time.monotonic,
+        storage_uri: str = "memory://",
+        window: int = 60,
     ) -> None:
-        self._requests = Buckets(requests_per_minute)
-        self._tokens = Buckets(tokens_per_minute)
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._last_sweep = clock()
+        if requests_per_minute < 1 or tokens_per_minute < 1:
+            raise ValueError("a rate limit must allow at least 1 per minute")
+        self._requests = RateLimitItemPerSecond(
+            requests_per_minute, window, namespace="rag-requests"
+        )
+        self._tokens = RateLimitItemPerSecond(tokens_per_minute, window, namespace="rag-tokens")
+        self._limiter = SlidingWindowCounterRateLimiter(storage_from_string(storage_uri))
+        self._shared = not storage_uri.startswith("memory://")
 
     def hit(self, key_id: str) -> None:
         """Count one request; 429 when the key has used its requests for now."""
-        with self._lock:
-            now = self._now()
-            level = self._requests.level(key_id, now)
-            if level < 1.0:
-                raise _limited(
-                    f"rate limit of {int(self._requests.capacity)} requests per minute reached",
-                    "rate_limited",
-                    self._requests.wait(level),
-                )
-            self._requests.set(key_id, level - 1.0, now)
+        if not self._guarded(self._limiter.hit, self._requests, key_id, 1):
+            raise _limited(
+                f"rate limit of {self._requests.amount} requests per minute reached",
+                "rate_limited",
+                self._retry_after(self._requests, key_id),
+            )
 
     def check_tokens(self, key_id: str) -> None:
         """Before a generation: 429 while the key's generated-token budget is spent."""
-        with self._lock:
-            now = self._now()
-            level = self._tokens.level(key_id, now)
-            if level < 1.0:
-                raise _limited(
-                    f"rate limit of {int(self._tokens.capacity)} generated tokens per minute "
-                    "reached",
-                    "token_rate_limited",
-                    self._tokens.wait(level),
-                )
+        if not self._guarded(self._limiter.test, self._tokens, key_id, 1):
+            raise _limited(
+                f"rate limit of {self._tokens.amount} generated tokens per minute reached",
+                "token_rate_limited",
+                self._retry_after(self._tokens, key_id),
+            )
 
     def charge_tokens(self, key_id: str, n: int) -> None:
-        """After a generation: take its `n` tokens from the budget, into deficit if need be."""
+        """After a generation: take its `n` tokens from the budget, all that is left if more."""
         if n <= 0:
             return
-        with self._lock:
-            now = self._now()
-            self._tokens.set(key_id, self._tokens.level(key_id, now) - n, now)
+        if self._guarded(self._limiter.hit, self._tokens, key_id, n):
+            return
+        left = self._limiter.get_window_stats(self._tokens, key_id).remaining
+        if left > 0:
+            self._guarded(self._limiter.hit, self._tokens, key_id, left)
 
-    def tracked(self) -> int:
-        """How many buckets are held (for tests and metrics)."""
-        with self._lock:
-            return len(self._requests) + len(self._tokens)
+    def _retry_after(self, item: RateLimitItem, key_id: str) -> int:
+        reset = self._limiter.get_window_stats(item, key_id).reset_time
+        return max(1, math.ceil(reset - time.time()))
 
-    def _now(self) -> float:
-        """The clock, sweeping idle buckets once a minute. Called under the lock."""
-        now = self._clock()
-        if now - self._last_sweep >= _SWEEP_SECONDS:
-            self._requests.sweep(now)
-            self._tokens.sweep(now)
-            self._last_sweep = now
-        return now
+    def _guarded(
+        self, call: Callable[..., bool], item: RateLimitItem, key_id: str, cost: int
+    ) -> bool:
+        """The limiter's answer; True (allowed) when the shared storage cannot be reached.
+
+        Failing open: a Redis outage must not take the whole API down with it; the limits
+        come back with Redis.
+        """
+        if not self._shared:
+            return call(item, key_id, cost=cost)
+        try:
+            return call(item, key_id, cost=cost)
+        except Exception:
+            log.warning("rate-limit storage unreachable; request allowed", exc_info=True)
+            return True

@@ -5,11 +5,18 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from sqlalchemy import Engine
+
 from api.auth.tokens import TokenIssuer
 from api.metrics import Metrics
-from api.ratelimit import RateLimiter
+from api.ratelimit import RateLimiter, storage_uri
+from controlplane.kbs import SqlRegistry
 from controlplane.keys import KeyStore
+from controlplane.migrate import open_control_plane
 from indexer.jobs.manager import JobManager
+from indexer.jobs.queue import JobQueue, build_huey
+from indexer.jobs.store import JobStore
+from indexer.jobs.worker import JobWorker
 from rag.answer import Answerer
 from rag.composition import answer_settings, configured_embedder, router_settings
 from rag.config import Settings
@@ -26,6 +33,7 @@ class Services:
     """What routes depend on; see `build` for how each piece is made."""
 
     settings: Settings
+    control: Engine
     embedder: Embedder
     workspace: Workspace
     kbs: KBPool
@@ -35,6 +43,7 @@ class Services:
     tokens: TokenIssuer
     limiter: RateLimiter
     jobs: JobManager
+    worker: JobWorker | None
     metrics: Metrics
 
     @classmethod
@@ -45,7 +54,7 @@ class Services:
         embedder: Embedder | None = None,
         metrics: Metrics | None = None,
     ) -> Services:
-        """Load the embedder, open the key and job stores; generators load on first use.
+        """Load the embedder, open the control plane; generators load on first use.
 
         `router` and `embedder` let tests substitute fakes for the models.
         """
@@ -57,34 +66,54 @@ class Services:
             settings.embed_max_batch,
             enabled=settings.embed_batching,
         )
-        workspace = Workspace(settings, embedder=shared)
+        control = open_control_plane(settings)
+        workspace = Workspace(
+            settings, embedder=shared, registry=SqlRegistry(control, settings.kb_root)
+        )
         kbs = KBPool(workspace)
         router = router or GeneratorRouter.from_settings(router_settings(settings))
         metrics = metrics or Metrics()
+        store = JobStore(control)
+        metrics.job.count_with(store.count_by_state)
+        queue = JobQueue(build_huey(settings))
+        # Embedded, this process runs the jobs too; scaled out, `rag worker`s may do it all.
+        worker = (
+            JobWorker(settings, kbs, store, queue, metrics.job)
+            if settings.ingest_job_workers
+            else None
+        )
         return cls(
             settings=settings,
+            control=control,
             embedder=shared,
             workspace=workspace,
             kbs=kbs,
             router=router,
             answerer=Answerer(router, answer_settings(settings)),
-            keys=KeyStore(settings.api_dir / "keys.db"),
+            keys=KeyStore(control),
             tokens=TokenIssuer.from_settings(settings),
-            limiter=RateLimiter(settings.api_rate_requests, settings.api_rate_tokens),
-            jobs=JobManager(settings, kbs, metrics.job),
+            limiter=RateLimiter(
+                settings.api_rate_requests,
+                settings.api_rate_tokens,
+                storage_uri(settings.redis_url.get_secret_value() if settings.redis_url else None),
+            ),
+            jobs=JobManager(settings, store, queue),
+            worker=worker,
             metrics=metrics,
         )
 
     def start(self) -> None:
-        """Resume the ingestion jobs a previous run left queued or running."""
-        self.jobs.start()
+        """Start the in-process ingestion worker (it resumes what a previous run left)."""
+        if self.worker is not None:
+            self.worker.start(self.settings.ingest_job_workers)
 
     async def aclose(self) -> None:
         """Stop jobs at a safe point, release generators, close KBs and stores."""
-        # Waits for the running job's current batch: off the event loop.
-        await asyncio.to_thread(self.jobs.close)
+        # Waits for the running jobs' current batches: off the event loop.
+        if self.worker is not None:
+            await asyncio.to_thread(self.worker.stop)
         await self.router.aclose()
         self.kbs.close()
-        self.keys.close()
+        self.control.dispose()
         if isinstance(self.embedder, MicroBatchingEmbedder):
             self.embedder.close()

@@ -6,11 +6,12 @@ import os
 
 import typer
 
-from cli import evaluate, kb, keys
+from cli import db, evaluate, kb, keys
 from cli.ask import ask
 from cli.docs import delete, ingest
 from cli.search import search
 from cli.serve import serve
+from cli.worker import worker
 
 app = typer.Typer(
     help="rag-service: build knowledge bases from documents, search them, evaluate them.",
@@ -32,8 +33,10 @@ def main() -> None:
 app.add_typer(kb.app, name="kb")
 app.add_typer(evaluate.app, name="eval")
 app.add_typer(keys.app, name="keys")
+app.add_typer(db.app, name="db")
 app.command()(ingest)
 app.command()(delete)
 app.command()(search)
 app.command()(ask)
 app.command()(serve)
+app.command()(worker)

@@ -7,14 +7,32 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import typer
+from sqlalchemy import Engine
 
+from controlplane.kbs import SqlRegistry
+from controlplane.migrate import open_control_plane
 from rag.config import get_settings
 from rag.errors import InvalidInputError, RagError
 from rag.workspace import OpenKB, Workspace
 
 
 def workspace() -> Workspace:
-    return Workspace(get_settings())
+    """The data directory's KBs, registered in the control plane."""
+    settings = get_settings()
+    # Left open for the command's life (one process, one short command): the registry and
+    # any OpenKB built from it keep using it.
+    engine = open_control_plane(settings)
+    return Workspace(settings, registry=SqlRegistry(engine, settings.kb_root))
+
+
+@contextmanager
+def control_plane() -> Iterator[Engine]:
+    """The control plane's database for one command."""
+    engine = open_control_plane(get_settings())
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 @contextmanager

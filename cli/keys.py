@@ -8,10 +8,9 @@ from contextlib import contextmanager
 
 import typer
 
-from cli.common import reported_errors
+from cli.common import control_plane, reported_errors
 from controlplane.keys import KeyInfo, KeyStore, ordered_scopes
 from controlplane.principal import SCOPES, Scope
-from rag.config import get_settings
 from rag.errors import InvalidInputError
 
 app = typer.Typer(help="Create, list and revoke API keys for `rag serve`.", no_args_is_help=True)
@@ -21,11 +20,8 @@ ONCE = "Store this key now: it cannot be shown again."
 
 @contextmanager
 def key_store() -> Iterator[KeyStore]:
-    store = KeyStore(get_settings().api_dir / "keys.db")
-    try:
-        yield store
-    finally:
-        store.close()
+    with control_plane() as engine:
+        yield KeyStore(engine)
 
 
 def _describe(info: KeyInfo) -> str:

@@ -4,9 +4,9 @@ Only the SHA-256 hash of a whole key is stored. A slow password hash (bcrypt, ar
 to make guessing *low-entropy* secrets expensive; our secrets are 256 random bits, so no
 guess can succeed and a fast hash loses nothing while keeping every request's check cheap.
 
-The store is one SQLite file shared by the service (many worker threads) and the `rag keys`
-command (another process): WAL lets both work at once, and a revocation is seen by the very
-next request because nothing is cached.
+The keys live in the control plane's database (`controlplane.db`), shared by every API replica,
+the service's threads and the `rag keys` command: a revocation made anywhere is seen by the very
+next request on any replica because nothing is cached.
 """
 
 from __future__ import annotations
@@ -17,19 +17,19 @@ import hmac
 import json
 import re
 import secrets
-import sqlite3
 import string
-import threading
 from collections.abc import Collection
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_serializer
+from sqlalchemy import ColumnElement, Engine, select
+from sqlalchemy.exc import IntegrityError
 
 from controlplane.principal import SCOPES, Principal, Scope
+from controlplane.schema import api_keys
+from controlplane.tenants import ensure_tenants
 from rag.errors import InvalidInputError
-from rag.files import private_dir, private_file
 from rag.tenancy import check_public_name, check_tenant
 
 KEY_PREFIX = "rag_"
@@ -41,20 +41,7 @@ _SECRET_BYTES = 32
 _KEY = re.compile(rf"^{KEY_PREFIX}([A-Za-z0-9]{{{KEY_ID_LENGTH}}})_([A-Za-z0-9_-]{{40,128}})$")
 MAX_LABEL = 200
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_keys (
-    key_id     TEXT PRIMARY KEY,
-    key_hash   TEXT NOT NULL,
-    tenant     TEXT NOT NULL,
-    scopes     TEXT NOT NULL,
-    kbs        TEXT,
-    name       TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL,
-    revoked_at TEXT
-);
-CREATE INDEX IF NOT EXISTS api_keys_tenant ON api_keys (tenant);
-"""
-_COLUMNS = "key_id, tenant, scopes, kbs, name, created_at, revoked_at"
+_COLUMNS = ("key_id", "tenant", "scopes", "kbs", "name", "created_at", "revoked_at")
 
 
 class KeyInfo(BaseModel):
@@ -134,19 +121,10 @@ def _check_label(name: str) -> str:
 
 
 class KeyStore:
-    """Keys in SQLite at `path`; safe to share between threads."""
+    """Keys in the control plane's database; safe to share between threads and processes."""
 
-    def __init__(self, path: Path) -> None:
-        private_dir(path.parent)
-        self.path = private_file(path)
-        self._lock = threading.Lock()
-        # One connection guarded by a lock: SQLite calls are short and the lock keeps the
-        # connection's state consistent across the service's worker threads.
-        self._db = sqlite3.connect(path, check_same_thread=False, timeout=10.0)
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-            self._db.commit()
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     def create(
         self,
@@ -161,28 +139,26 @@ class KeyStore:
         check_tenant(tenant)
         _check_label(name)
         created = _now()
-        with self._lock:
-            while True:
-                key_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(KEY_ID_LENGTH))
-                token = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(_SECRET_BYTES)}"
-                try:
-                    with self._db:
-                        self._db.execute(
-                            "INSERT INTO api_keys (key_id, key_hash, tenant, scopes, kbs, name,"
-                            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            (
-                                key_id,
-                                _hash(token),
-                                tenant,
-                                json.dumps(ordered_scopes(info_scopes)),
-                                None if allowed is None else json.dumps(sorted(allowed)),
-                                name,
-                                created,
-                            ),
+        while True:
+            key_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(KEY_ID_LENGTH))
+            token = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(_SECRET_BYTES)}"
+            try:
+                with self.engine.begin() as conn:
+                    ensure_tenants(conn, [tenant])
+                    conn.execute(
+                        api_keys.insert().values(
+                            key_id=key_id,
+                            key_hash=_hash(token),
+                            tenant=tenant,
+                            scopes=json.dumps(ordered_scopes(info_scopes)),
+                            kbs=None if allowed is None else json.dumps(sorted(allowed)),
+                            name=name,
+                            created_at=created,
                         )
-                    break
-                except sqlite3.IntegrityError:  # an id collision (62^12 ids): draw again
-                    continue
+                    )
+                break
+            except IntegrityError:  # an id collision (62^12 ids): draw again
+                continue
         info = KeyInfo(
             key_id=key_id,
             tenant=tenant,
@@ -199,24 +175,22 @@ class KeyStore:
         key_id = key_id_of(token)
         if key_id is None:
             return None
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT key_hash, {_COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,)
-            ).fetchone()
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(api_keys.c.key_hash, *_columns()).where(api_keys.c.key_id == key_id)
+            ).first()
         if row is None:
             return None
         # Constant-time: the comparison must not tell how much of a guessed secret was right.
         if not hmac.compare_digest(row[0], _hash(token)):
             return None
-        info = _info(row[1:])
+        info = _info(tuple(row[1:]))
         return info.principal() if info.active else None
 
     def get(self, key_id: str) -> KeyInfo | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,)
-            ).fetchone()
-        return None if row is None else _info(row)
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*_columns()).where(api_keys.c.key_id == key_id)).first()
+        return None if row is None else _info(tuple(row))
 
     def is_active(self, key_id: str) -> bool:
         """Whether the key exists and is not revoked (JWTs of a revoked key stop working)."""
@@ -225,27 +199,26 @@ class KeyStore:
 
     def list(self, tenant: str | None = None) -> builtins.list[KeyInfo]:
         """Every key (or a tenant's), oldest first, revoked ones included."""
-        query = f"SELECT {_COLUMNS} FROM api_keys"
-        params: tuple[str, ...] = ()
+        query = select(*_columns()).order_by(api_keys.c.created_at, api_keys.c.key_id)
         if tenant is not None:
-            query += " WHERE tenant = ?"
-            params = (tenant,)
-        with self._lock:
-            rows = self._db.execute(query + " ORDER BY created_at, key_id", params).fetchall()
-        return [_info(row) for row in rows]
+            query = query.where(api_keys.c.tenant == tenant)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [_info(tuple(row)) for row in rows]
 
     def revoke(self, key_id: str) -> bool:
         """Revoke an active key; False when no active key has that id."""
-        with self._lock, self._db:
-            cursor = self._db.execute(
-                "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
-                (_now(), key_id),
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                api_keys.update()
+                .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=_now())
             )
-        return cursor.rowcount == 1
+        return result.rowcount == 1
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+
+def _columns() -> tuple[ColumnElement[Any], ...]:
+    return tuple(api_keys.c[name] for name in _COLUMNS)
 
 
 def _info(row: tuple[Any, ...]) -> KeyInfo:

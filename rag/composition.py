@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from rag.config import Settings
 from rag.embedding import Embedder, load_embedder
+from rag.embedding.factory import load_remote_embedder
 from rag.generation.profiles import RouterSettings
 from rag.stores.settings import ElasticsearchSettings, StoreSettings, VectorIndexSettings
 
@@ -21,7 +22,17 @@ if TYPE_CHECKING:
 
 
 def configured_embedder(settings: Settings) -> Embedder:
-    """The configured model on the configured runtime and device (loaded once per process)."""
+    """The configured model on the configured runtime and device (loaded once per process),
+    or computed by the embeddings server RAG_EMBEDDER_URL."""
+    if settings.embedder_url:
+        key = settings.embedder_api_key
+        return load_remote_embedder(
+            settings.embedder,
+            settings.embedder_url,
+            settings.embedder_model,
+            key.get_secret_value() if key else None,
+            settings.embed_batch_size,
+        )
     return load_embedder(
         settings.embedder,
         settings.embed_batch_size,

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     device: Device = "auto"
     # Where the embedder's ONNX export is cached; <data_dir>/cache when unset. Tests share one.
     embed_cache_dir: Path | None = None
+    # An OpenAI-compatible embeddings server (http://gpu-embed:8000/v1) that computes RAG_EMBEDDER
+    # for this process, under the name RAG_EMBEDDER_MODEL (default: RAG_EMBEDDER, which another
+    # `rag serve` answers to); unset, the model runs in process.
+    embedder_url: str | None = None
+    embedder_model: str | None = None
+    embedder_api_key: SecretStr | None = None
     index: IndexKind = "flat"
     chunk_tokens: int = Field(default=200, ge=16, description="upper bound of a chunk, in tokens")
     chunk_overlap: int = Field(default=32, ge=0)
@@ -70,8 +76,9 @@ class Settings(BaseSettings):
         default=200_000, ge=1_000, description="XML elements in a .docx's document part"
     )
     ingest_max_html_depth: int = Field(default=256, ge=16, le=900)
-    # Threads that run the API's ingestion jobs (fairly between tenants, one job per KB).
-    ingest_job_workers: int = Field(default=2, ge=1, le=64)
+    # Ingestion jobs one worker process runs at once, fairly between tenants, one job per KB
+    # (`rag worker`; `rag serve` runs this many in its own process, 0 for none).
+    ingest_job_workers: int = Field(default=2, ge=0, le=64)
     # Chunks are cut in tokens; a long run without spaces is one unknown token to the model,
     # so characters are capped too: a chunk past this is split further.
     chunk_max_chars: int = Field(default=4000, ge=200)
@@ -115,6 +122,16 @@ class Settings(BaseSettings):
     # (rag/retrieval/query.py); docs/evaluation.md measures it on the dev sets.
     answer_focus_query: bool = False
 
+    # The control plane (keys, tenants, KB registry, jobs): a SQLAlchemy URL such as
+    # postgresql+psycopg://user:pass@host/db; unset, a SQLite file in the data directory.
+    database_url: SecretStr | None = None
+    # Redis (redis://host:6379/0) for the scaled-out deployment: the ingestion queue and the
+    # rate limits live there, shared by every replica and worker. Unset: SQLite and memory.
+    redis_url: SecretStr | None = None
+    # Seconds a worker's claim on a running job lasts without renewal: after a worker dies,
+    # how long until another picks its job up (a dead worker on the same host: at once).
+    job_lease_seconds: float = Field(default=30.0, ge=1.0)
+
     # HTTP API (`rag serve`). No-auth mode is refused on any non-loopback bind.
     api_no_auth: bool = False
     api_rate_requests: int = Field(default=120, ge=1, description="requests per minute per key")
@@ -156,6 +173,12 @@ class Settings(BaseSettings):
     ) -> dict[str, GeneratorProfile]:
         # Configuring a vLLM profile should not take away the local one; naming it replaces it.
         return default_profiles() | profiles
+
+    @property
+    def scaled_out(self) -> bool:
+        """Whether processes on several machines may share this deployment's state."""
+        database = self.database_url.get_secret_value() if self.database_url else ""
+        return self.redis_url is not None or (bool(database) and not database.startswith("sqlite"))
 
     @property
     def kb_root(self) -> Path:

@@ -7,6 +7,7 @@ RagError
 ├── InvalidInputError     a request the caller must fix (bad filter, empty query)
 ├── StoreError            the storage engine failed or holds inconsistent data
 │   └── BackendUnavailableError  a remote engine cannot be reached
+├── EmbedderUnavailableError  a remote embedding server failed or answered nonsense
 └── LoaderError           a file could not be parsed (reported per file, never fatal to a batch)
 """
 
@@ -41,6 +42,10 @@ class BackendUnavailableError(StoreError):
     def __init__(self, message: str, backend: str = "storage backend") -> None:
         super().__init__(message)
         self.backend = backend
+
+
+class EmbedderUnavailableError(RagError):
+    pass
 
 
 class LoaderError(RagError):

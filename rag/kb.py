@@ -1,4 +1,8 @@
-"""Knowledge-base registry: each KB is a folder under `<data_dir>/kbs/NAME` with a `kb.json`.
+"""Knowledge-base registry: each KB has a folder under `<data_dir>/kbs/NAME` for its files.
+
+`KBRegistry` is the seam: `Registry` keeps each config in the folder's `kb.json` (the core
+on its own, tests, benchmarks); the service and the CLI use `controlplane.kbs.SqlRegistry`,
+which keeps configs in the control plane's database so every replica sees the same KBs.
 
 The config records the embedder name and dimension the KB was built with, so opening it with
 another embedder is refused instead of silently mixing vector spaces. An `OpenKB` is one
@@ -13,6 +17,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -86,8 +91,24 @@ def check_name(name: str) -> str:
     return name
 
 
+class KBRegistry(Protocol):
+    """Where KB configs are registered; every KB's files live in `path(name)`."""
+
+    def path(self, name: str) -> Path: ...
+
+    def exists(self, name: str) -> bool: ...
+
+    def create(self, config: KBConfig) -> Path: ...
+
+    def get(self, name: str) -> KBConfig: ...
+
+    def list(self) -> list[KBConfig]: ...
+
+    def drop(self, name: str) -> None: ...
+
+
 class Registry:
-    """Creates, lists, reads and drops KB folders under one root."""
+    """Creates, lists, reads and drops KB folders under one root (configs in kb.json)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root

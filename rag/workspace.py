@@ -14,7 +14,7 @@ from rag.config import Settings
 from rag.embedding import Embedder
 from rag.embedding.variants import same_space
 from rag.errors import BackendUnavailableError, ConfigError, KBExistsError
-from rag.kb import KBConfig, OpenKB, Registry
+from rag.kb import KBConfig, KBRegistry, OpenKB, Registry
 from rag.retrieval import Fusion, FusionKind, Retriever
 from rag.stores.factory import drop_store, open_store, prepare_store, remote_data
 from rag.types import EngineKind, IndexKind
@@ -28,9 +28,15 @@ log = logging.getLogger("rag.workspace")
 class Workspace:
     """Creates, opens, lists and drops KBs; refuses to mix embedders."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        registry: KBRegistry | None = None,
+    ) -> None:
         self.settings = settings
-        self.registry = Registry(settings.kb_root)
+        # The service and the CLI pass the control plane's registry; alone, kb.json folders.
+        self.registry: KBRegistry = registry or Registry(settings.kb_root)
         self.stores = store_settings(settings)
         # The API passes its micro-batching wrapper so every KB shares one model owner.
         self._embedder = embedder
@@ -55,6 +61,13 @@ class Workspace:
         chunk_headers: bool | None = None,
     ) -> KBConfig:
         """Register a new KB bound to the current embedder."""
+        if engine == "local" and self.settings.scaled_out:
+            raise ConfigError(
+                f"knowledge base {name!r}: the local engine keeps a KB's files on one machine, "
+                "but this deployment is scaled out (RAG_DATABASE_URL or RAG_REDIS_URL is set) and "
+                "its API replicas and workers run on several: create it with engine "
+                "'elasticsearch'"
+            )
         embedder = self.embedder()
         try:
             config = KBConfig(

@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
+from controlplane.migrate import open_control_plane
 from rag.config import Settings
 from rag.embedding import Embedder, load_embedder
 from rag.workspace import Workspace
@@ -44,6 +46,14 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
+def control(settings: Settings) -> Iterator[Engine]:
+    """The control plane's database (SQLite in the test's data directory), migrated."""
+    engine = open_control_plane(settings)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
 def workspace(settings: Settings, minilm: Embedder) -> Iterator[Workspace]:
     yield Workspace(settings)
 
@@ -55,7 +65,7 @@ def shared_data(name: str) -> Path:
     return path
 
 
-SERVICE_MARKERS = ("elasticsearch", "vllm", "browser")
+SERVICE_MARKERS = ("elasticsearch", "vllm", "browser", "redis", "postgres", "scaleout")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -52,9 +52,18 @@ class TokenIssuer:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TokenIssuer:
-        """The configured secret, else the one kept at `<api dir>/jwt.secret` (made once)."""
+        """The configured secret, else the one kept at `<api dir>/jwt.secret` (made once).
+
+        Scaled out the secret must be configured: replicas that each made their own would
+        refuse one another's tokens.
+        """
         if settings.api_jwt_secret is not None:
             secret = settings.api_jwt_secret.get_secret_value().encode("utf-8")
+        elif settings.scaled_out:
+            raise ConfigError(
+                "set RAG_API_JWT_SECRET (the same value for every API replica): this deployment "
+                "is scaled out, and a token issued by one replica must verify on the others"
+            )
         else:
             secret = load_or_create_secret(settings.api_dir / SECRET_FILE)
         return cls(secret, settings.api_jwt_ttl)

@@ -15,8 +15,7 @@ SAVE_EVERY = 0.5  # seconds between progress writes to the job store
 class JobProgress:
     """An `IngestObserver` for one job; every change to the job happens under `lock`.
 
-    The manager hands out copies of the live job under the same lock, so a reader never
-    sees a half-updated job.
+    Saves write copies taken under the same lock, so a stored job is never half-updated.
     """
 
     def __init__(
@@ -84,12 +83,17 @@ class JobProgress:
         with self.lock:
             self.job.counts.deleted += docs
 
-    def save(self) -> None:
-        """Write the job as it is now (total time included)."""
+    def stamp(self) -> None:
+        """Bring the job's total time up to now."""
         with self.lock:
             self.job.timings.total = time.monotonic() - self._began
+
+    def save(self) -> None:
+        """Write the job as it is now (total time included)."""
+        self.stamp()
+        with self.lock:
             snapshot = self.job.snapshot()
-        self._save(snapshot)  # SQLite outside the lock: readers of the live job never wait on it
+        self._save(snapshot)  # the database outside the lock: counting never waits on it
         self._saved = time.monotonic()
 
     def _maybe_save(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ from typer.testing import CliRunner
 
 from cli import app
 from controlplane.keys import KeyStore
-from rag.config import get_settings
+from controlplane.migrate import open_control_plane
+from rag.config import Settings, get_settings
 
 runner = CliRunner()
 
@@ -29,8 +31,13 @@ def rag(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def store(data_dir: Path) -> KeyStore:
-    return KeyStore(data_dir / "api" / "keys.db")
+@contextmanager
+def store(data_dir: Path) -> Iterator[KeyStore]:
+    engine = open_control_plane(Settings(data_dir=data_dir))
+    try:
+        yield KeyStore(engine)
+    finally:
+        engine.dispose()
 
 
 def test_create_prints_the_key_once_and_stores_only_its_hash(data_dir: Path) -> None:
@@ -44,13 +51,10 @@ def test_create_prints_the_key_once_and_stores_only_its_hash(data_dir: Path) -> 
     assert created["tenant"] == "acme" and created["scopes"] == ["read", "write"]
     assert created["kbs"] == ["handbook"] and created["name"] == "nightly"
 
-    keys = store(data_dir)
-    try:
+    with store(data_dir) as keys:
         principal = keys.authenticate(created["key"])
-    finally:
-        keys.close()
     assert principal is not None and principal.key_id == created["key_id"]
-    on_disk = b"".join(p.read_bytes() for p in (data_dir / "api").iterdir())
+    on_disk = b"".join(p.read_bytes() for p in data_dir.rglob("*") if p.is_file())
     assert created["key"].encode() not in on_disk
 
 
@@ -61,11 +65,8 @@ def test_plain_create_shows_the_key_on_its_own_line(data_dir: Path) -> None:
     key = next(line for line in lines if line.startswith("rag_"))
     assert "all KBs" in lines[0]
     assert "cannot be shown again" in out
-    keys = store(data_dir)
-    try:
+    with store(data_dir) as keys:
         assert keys.authenticate(key) is not None
-    finally:
-        keys.close()
 
 
 def test_list_never_shows_secrets_and_filters_by_tenant(data_dir: Path) -> None:
@@ -94,11 +95,8 @@ def test_revoke_disables_the_key(data_dir: Path) -> None:
     assert code == 0 and "already revoked" in out
     _, listing = rag("keys", "list", "--json")
     assert json.loads(listing)[0]["revoked_at"] is not None
-    keys = store(data_dir)
-    try:
+    with store(data_dir) as keys:
         assert keys.authenticate(created["key"]) is None
-    finally:
-        keys.close()
 
 
 def test_errors_are_one_line_with_exit_code_2(data_dir: Path) -> None:

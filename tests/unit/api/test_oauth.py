@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
+from sqlalchemy import Engine
 
 from api.auth.tokens import TokenIssuer
 from api.errors import install_error_handlers
@@ -43,10 +43,8 @@ class Env:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    services = OAuthServices(
-        KeyStore(tmp_path / "keys.db"), TokenIssuer(b"k" * 32, 900), RateLimiter(3, 1000)
-    )
+def env(control: Engine) -> Iterator[Env]:
+    services = OAuthServices(KeyStore(control), TokenIssuer(b"k" * 32, 900), RateLimiter(3, 1000))
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(oauth.router, prefix="/v1")
@@ -54,7 +52,6 @@ def env(tmp_path: Path) -> Iterator[Env]:
     info, key = services.keys.create("acme", ["write"], kbs=["handbook"])
     with TestClient(app) as client:
         yield Env(client, services, info, key)
-    services.keys.close()
 
 
 def error(response: Response, status: int, code: str) -> dict[str, object]:

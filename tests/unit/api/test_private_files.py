@@ -44,17 +44,18 @@ def test_databases_files_and_folders_are_private(lax_umask: None, api: Any) -> N
     api.services.kbs.get("acme__docs").store.flush()
     modes = _modes(api.services.settings.data_dir)
     names = set(modes)
-    for expected in ("api/keys.db", "api/jobs.db", "kbs/acme__docs/kb.sqlite"):
+    for expected in ("control.db", "queue.db", "kbs/acme__docs/kb.sqlite"):
         assert expected in names, sorted(names)
     loose = {name: oct(mode) for name, mode in modes.items() if mode & 0o077}
     assert not loose, f"readable by group or others: {loose}"
 
 
 def test_an_existing_world_readable_database_is_tightened(lax_umask: None, tmp_path: Path) -> None:
-    from controlplane.keys import KeyStore
+    from controlplane.migrate import open_control_plane
+    from rag.config import Settings
 
-    path = tmp_path / "keys.db"
+    path = tmp_path / "control.db"
     path.touch(mode=0o644)
     os.chmod(path, 0o644)
-    KeyStore(path).close()
+    open_control_plane(Settings(data_dir=tmp_path)).dispose()
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600

@@ -161,3 +161,12 @@ def test_a_truncated_secret_file_is_reported(tmp_path: Path) -> None:
     (settings.api_dir / "jwt.secret").write_text("too short")
     with pytest.raises(ConfigError, match="fewer than 32 bytes"):
         TokenIssuer.from_settings(settings)
+
+
+def test_scaled_out_replicas_need_one_configured_secret(tmp_path: Path) -> None:
+    scaled = Settings(data_dir=tmp_path, redis_url=SecretStr("redis://cache:6379/0"))
+    with pytest.raises(ConfigError, match="set RAG_API_JWT_SECRET"):
+        TokenIssuer.from_settings(scaled)
+    assert not (scaled.api_dir / "jwt.secret").exists()  # no per-replica secret was made
+    configured = scaled.model_copy(update={"api_jwt_secret": SecretStr("s" * 40)})
+    assert TokenIssuer.from_settings(configured).ttl_seconds == scaled.api_jwt_ttl

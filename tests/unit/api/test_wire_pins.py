@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sqlite3
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from api.openai.schemas import (
@@ -24,6 +23,7 @@ from api.openai.schemas import (
     Delta,
 )
 from cli import app
+from controlplane.schema import jobs
 from indexer.jobs.model import FileError, Job, JobCounts, JobTimings
 from indexer.jobs.store import JobStore
 from rag.answer import AnswerRequest
@@ -191,19 +191,14 @@ STORED_ROW = (
 )
 
 
-def test_rows_written_before_still_load(tmp_path: Path) -> None:
-    JobStore(tmp_path / "jobs.db").close()  # creates the table
-    with sqlite3.connect(tmp_path / "jobs.db") as conn:
+def test_rows_written_before_still_load(control: Engine) -> None:
+    with control.begin() as conn:
         conn.execute(
-            "INSERT INTO jobs (id, tenant, kb, state, data) VALUES (?, ?, ?, ?, ?)",
-            ("job_fixed", "acme", "acme__handbook", "failed", STORED_ROW),
+            jobs.insert().values(
+                id="job_fixed", tenant="acme", kb="acme__handbook", state="failed", data=STORED_ROW
+            )
         )
-    conn.close()
-    store = JobStore(tmp_path / "jobs.db")
-    try:
-        assert store.get("job_fixed") == stored_job()
-    finally:
-        store.close()
+    assert JobStore(control).get("job_fixed") == stored_job()
 
 
 def _chunk(**fields: Any) -> str:

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from controlplane.keys import KEY_PREFIX, KeyStore, key_id_of
+from controlplane.migrate import open_control_plane
 from controlplane.principal import Principal
+from rag.config import Settings
 from rag.errors import InvalidInputError
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[KeyStore]:
-    keys = KeyStore(tmp_path / "nested" / "api" / "keys.db")
-    yield keys
-    keys.close()
+def store(control: Engine) -> KeyStore:
+    return KeyStore(control)
 
 
 def raw_bytes(directory: Path) -> bytes:
@@ -41,11 +41,13 @@ def test_create_returns_a_key_that_authenticates_as_its_principal(store: KeyStor
     assert store.is_active(info.key_id)
 
 
-def test_only_a_sha256_hash_of_the_key_reaches_the_disk(store: KeyStore) -> None:
+def test_only_a_sha256_hash_of_the_key_reaches_the_disk(
+    store: KeyStore, settings: Settings
+) -> None:
     info, key = store.create("acme", ["read"])
     secret = key.removeprefix(f"{KEY_PREFIX}{info.key_id}_")
 
-    on_disk = raw_bytes(store.path.parent)
+    on_disk = raw_bytes(settings.data_dir)
     assert key.encode() not in on_disk
     assert secret.encode() not in on_disk
     assert hashlib.sha256(key.encode()).hexdigest().encode() in on_disk
@@ -105,15 +107,15 @@ def test_list_filters_by_tenant_and_keeps_revoked_keys(store: KeyStore) -> None:
     assert a.model_dump()["kbs"] is None
 
 
-def test_keys_survive_reopening(tmp_path: Path) -> None:
-    first = KeyStore(tmp_path / "keys.db")
-    info, key = first.create("acme", ["read"])
-    first.close()
-    again = KeyStore(tmp_path / "keys.db")
+def test_keys_survive_reopening(settings: Settings) -> None:
+    first = open_control_plane(settings)
+    info, key = KeyStore(first).create("acme", ["read"])
+    first.dispose()
+    again = open_control_plane(settings)
     try:
-        assert again.authenticate(key) == info.principal()
+        assert KeyStore(again).authenticate(key) == info.principal()
     finally:
-        again.close()
+        again.dispose()
 
 
 @pytest.mark.parametrize(

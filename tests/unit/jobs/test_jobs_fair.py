@@ -1,8 +1,10 @@
-"""Fair jobs: one tenant's large job does not hold back another tenant's one-file job."""
+"""Fair jobs: one tenant's large job does not hold back another tenant's one-file job.
+
+The rules themselves (fewest running jobs per tenant first, one job per KB, in order) are
+claims on the jobs table: tests/unit/jobs/test_jobs_store.py."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -17,7 +19,6 @@ from test_jobs_support import (
     wait_for,
 )
 
-from indexer.jobs.fair_queue import FairQueue
 from rag.config import Settings
 
 
@@ -31,7 +32,7 @@ def env(settings: Settings) -> Iterator[Env]:
 def test_a_one_file_job_finishes_while_another_tenants_large_job_runs(env: Env) -> None:
     big_kb = create_kb(env, "archive", tenant="acme")
     small_kb = create_kb(env, "inbox", tenant="globex")
-    env.jobs.start()
+    env.start()
     big = upload(env, big_kb, markdown_files(400))
     assert wait_for(env, big.id, lambda j: j.counts.indexed > 0, tenant="acme").state == "running"
 
@@ -41,34 +42,3 @@ def test_a_one_file_job_finishes_while_another_tenants_large_job_runs(env: Env) 
     assert done.state == "succeeded" and done.counts.indexed == 1
     assert env.jobs.get(big.id, "acme").state == "running"  # still going: it did not wait
     assert wait_for(env, big.id, tenant="acme").state == "succeeded"
-
-
-def test_the_queue_serves_the_tenant_with_fewest_running_jobs_first() -> None:
-    queue = FairQueue()
-    queue.put("a1", "acme", "kb-a")
-    queue.put("a2", "acme", "kb-a2")
-    queue.put("a3", "acme", "kb-a3")
-    queue.put("g1", "globex", "kb-g")
-    first = queue.get()
-    second = queue.get()
-    assert (first and first.job_id, second and second.job_id) == ("a1", "g1")
-    third = queue.get()
-    assert third is not None and third.job_id == "a2"  # both tenants run one: oldest first
-
-
-def test_the_queue_runs_one_job_per_kb_at_a_time() -> None:
-    queue = FairQueue()
-    queue.put("a1", "acme", "kb")
-    queue.put("a2", "acme", "kb")
-    first = queue.get()
-    assert first is not None
-    taken: list[str] = []
-    worker = threading.Thread(target=lambda: taken.append(getattr(queue.get(), "job_id", "")))
-    worker.start()
-    worker.join(0.2)
-    assert worker.is_alive() and taken == []  # a2 waits: its KB is being written
-    queue.done(first)
-    worker.join(5)
-    assert taken == ["a2"]
-    queue.close()
-    assert queue.get() is None

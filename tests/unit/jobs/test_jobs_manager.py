@@ -40,7 +40,7 @@ GOOD = {
 
 def test_job_runs_to_success_with_stage_counts(env: Env) -> None:
     target = create_kb(env)
-    env.jobs.start()
+    env.start()
     submitted = upload(env, target, GOOD)
     assert submitted.state == "queued" and submitted.counts.files == 3
 
@@ -66,7 +66,7 @@ def test_job_runs_to_success_with_stage_counts(env: Env) -> None:
 
 def test_unreadable_files_are_per_file_errors(env: Env) -> None:
     target = create_kb(env)
-    env.jobs.start()
+    env.start()
     files = {
         "good.md": b"# Good\n\nThis file is fine.",
         "broken.pdf": b"%PDF-1.4 this is not really a pdf",
@@ -85,7 +85,7 @@ def test_unreadable_files_are_per_file_errors(env: Env) -> None:
 
 def test_nothing_loadable_still_succeeds_with_a_message(env: Env) -> None:
     target = create_kb(env)
-    env.jobs.start()
+    env.start()
     job = wait_for(env, upload(env, target, {"a.xyz": b"?"}).id)
     assert job.state == "succeeded" and job.counts.failed == 1
     assert job.message == "no document could be loaded from the inputs"
@@ -93,7 +93,7 @@ def test_nothing_loadable_still_succeeds_with_a_message(env: Env) -> None:
 
 def test_reupload_skips_unchanged_and_drops_vanished_rows(env: Env) -> None:
     target = create_kb(env)
-    env.jobs.start()
+    env.start()
     first = wait_for(env, upload(env, target, GOOD).id)
     assert first.state == "succeeded"
     embedded_before = ingested(env, "embedded")
@@ -111,7 +111,7 @@ def test_reupload_skips_unchanged_and_drops_vanished_rows(env: Env) -> None:
 
 def test_a_failed_reupload_deletes_nothing(env: Env) -> None:
     target = create_kb(env)
-    env.jobs.start()
+    env.start()
     wait_for(env, upload(env, target, GOOD).id)
     broken = {"table.csv": b"id,text\nr1,first\nr2,second,extra,cells\n"}
     job = wait_for(env, upload(env, target, broken).id)
@@ -121,7 +121,7 @@ def test_a_failed_reupload_deletes_nothing(env: Env) -> None:
 
 def test_records_job(env: Env) -> None:
     target = create_kb(env)
-    env.jobs.start()
+    env.start()
     records = [
         {"id": "r1", "text": "Refunds take 14 days.", "title": "Refunds", "metadata": {"y": 1}},
         {"id": "r2", "text": "Shipping takes three days."},
@@ -151,7 +151,7 @@ def test_an_unexpected_error_fails_the_job_and_the_worker_goes_on(settings: Sett
     embedder = SlowEmbedder(fail_with="embedder exploded")
     for env in closing(open_env(settings, embedder)):
         target = create_kb(env)
-        env.jobs.start()
+        env.start()
         job = wait_for(env, upload(env, target, GOOD).id)
         # The exception's text is for the log, not the caller (issue 11, item 5).
         assert job.state == "failed"
@@ -166,7 +166,7 @@ def test_a_job_whose_kb_was_dropped_fails_clearly(env: Env) -> None:
     target = create_kb(env)
     job = upload(env, target, GOOD)
     env.kbs.drop(target.stored)  # behind the manager's back: found when the job starts
-    env.jobs.start()
+    env.start()
     failed = wait_for(env, job.id)
     assert failed.state == "failed"
     assert failed.message == "knowledge base 'docs' no longer exists"
@@ -174,7 +174,7 @@ def test_a_job_whose_kb_was_dropped_fails_clearly(env: Env) -> None:
 
 def test_nested_html_beside_a_good_txt_leaves_the_txt_stored_and_searchable(env: Env) -> None:
     target = create_kb(env)
-    env.jobs.start()
+    env.start()
     deep = b"<html><body>" + b"<div>" * 5000 + b"deep" + b"</div>" * 5000 + b"</body></html>"
     files = {"deep.html": deep, "good.txt": b"Otters crack shellfish open with stones."}
     job = wait_for(env, upload(env, target, files).id)

@@ -10,9 +10,16 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import Engine
+
 from api.metrics import Metrics
+from controlplane.kbs import SqlRegistry
+from controlplane.migrate import open_control_plane
 from indexer.jobs.manager import JobManager
 from indexer.jobs.model import FINAL_STATES, Job, JobTarget, new_job_id
+from indexer.jobs.queue import JobQueue, build_huey
+from indexer.jobs.store import JobStore
+from indexer.jobs.worker import JobWorker
 from rag.config import Settings
 from rag.embedding.base import Vectors
 from rag.embedding.fake import HashingEmbedder
@@ -49,17 +56,32 @@ class Env:
     kbs: KBPool
     metrics: Metrics
     jobs: JobManager
+    worker: JobWorker
+    control: Engine
+
+    def start(self, threads: int = 2) -> None:
+        """Start the worker as `rag serve` does (in process, on threads)."""
+        self.worker.start(threads)
 
     def close(self) -> None:
-        self.jobs.close()
+        self.worker.stop()
         self.kbs.close()
+        self.control.dispose()
 
 
 def open_env(settings: Settings, embedder: HashingEmbedder) -> Env:
+    """The API's and a worker's objects over one data directory (what `rag serve` builds)."""
     settings.api_dir.mkdir(parents=True, exist_ok=True)
-    kbs = KBPool(Workspace(settings, embedder=embedder))
+    control = open_control_plane(settings)
+    registry = SqlRegistry(control, settings.kb_root)
+    kbs = KBPool(Workspace(settings, embedder=embedder, registry=registry))
     metrics = Metrics()
-    return Env(settings, kbs, metrics, JobManager(settings, kbs, metrics.job))
+    store = JobStore(control)
+    metrics.job.count_with(store.count_by_state)
+    queue = JobQueue(build_huey(settings))
+    jobs = JobManager(settings, store, queue)
+    worker = JobWorker(settings, kbs, store, queue, metrics.job)
+    return Env(settings, kbs, metrics, jobs, worker, control)
 
 
 def create_kb(env: Env, name: str = "docs", tenant: str = TENANT) -> JobTarget:
