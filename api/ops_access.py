@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import json
 from typing import Literal
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_body
@@ -68,25 +68,15 @@ class OpsAccess:
             elif path in DOCS_PATHS:
                 access = self.settings.api_docs_access
             if access is not None and not allowed(scope, access, self.settings):
-                await _refuse(send, path)
+                await _refuse(scope, receive, send, path)
                 return
         await self.app(scope, receive, send)
 
 
-async def _refuse(send: Send, path: str) -> None:
+async def _refuse(scope: Scope, receive: Receive, send: Send, path: str) -> None:
     message = (
         f"{path} is for the service's operator: send 'Authorization: Bearer <RAG_API_OPS_TOKEN>'"
     )
-    body = json.dumps(error_body(message, "authentication_error", "ops_token_required")).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 401,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"www-authenticate", b"Bearer"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    body = error_body(message, "authentication_error", "ops_token_required")
+    headers = {"www-authenticate": "Bearer"}
+    await JSONResponse(body, status_code=401, headers=headers)(scope, receive, send)

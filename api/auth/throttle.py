@@ -9,11 +9,11 @@ Behind a reverse proxy the address is the one uvicorn takes from X-Forwarded-For
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body
@@ -45,7 +45,7 @@ class FailedAuthThrottle:
             now = self._now()
             level = self._buckets.level(address, now)
         if level < 1.0:
-            await self._refuse(send, self._buckets.wait(level))
+            await self._refuse(scope, receive, send, self._buckets.wait(level))
             return
 
         async def counting_send(message: Message) -> None:
@@ -65,21 +65,11 @@ class FailedAuthThrottle:
             self._last_sweep = now
         return now
 
-    async def _refuse(self, send: Send, retry_after: int) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, retry_after: int) -> None:
         message = (
             f"too many failed authentications from this address (limit {self.per_minute} per "
             f"minute); retry after {retry_after} s"
         )
-        body = json.dumps(error_body(message, "rate_limit_error", "auth_throttled")).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 429,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", str(retry_after).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        body = error_body(message, "rate_limit_error", "auth_throttled")
+        headers = {"retry-after": str(retry_after)}
+        await JSONResponse(body, status_code=429, headers=headers)(scope, receive, send)
