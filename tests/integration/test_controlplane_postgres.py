@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import Engine, create_engine, make_url, text
+from serving import fresh_database
+from sqlalchemy import Engine
 
 from controlplane.kbs import SqlRegistry
 from controlplane.keys import KeyStore
@@ -34,16 +35,7 @@ def database() -> Iterator[str]:
     url = os.environ.get("RAG_TEST_DATABASE_URL")
     if not url:
         pytest.skip("RAG_TEST_DATABASE_URL is not set (a PostgreSQL server)")
-    name = f"rag_cp_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    yield from fresh_database(url, "rag_cp")
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,8 @@ from typing import Any
 
 import httpx
 import pytest
-from serving import RAG, serving
-from sqlalchemy import create_engine, make_url, select, text
+from serving import RAG, fresh_database, serving
+from sqlalchemy import create_engine, select
 
 from controlplane.schema import jobs
 from rag.generation.packaged_model import PACKAGED_NAME, packaged_model_dir
@@ -70,20 +70,6 @@ class Topology:
             time.sleep(1.0)  # 60 polls a minute at most: under RATE
 
 
-def _database(url: str) -> Iterator[str]:
-    """A fresh database on the server of `url`, dropped afterwards."""
-    name = f"rag_scaleout_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def _profiles() -> dict[str, object]:
     url = os.environ.get("RAG_VLLM_URL")
     if url:
@@ -108,7 +94,7 @@ def topology(
         packaged_model_dir(models), target_is_directory=True
     )
     profiles = _profiles()
-    for database in _database(pg):
+    for database in fresh_database(pg, "rag_scaleout"):
         env = {
             **os.environ,
             "HF_HUB_OFFLINE": "1",
