@@ -32,6 +32,13 @@ export function replace(el, ...children) {
   return append(el, ...children);
 }
 
+/** A screen's heading, focused after navigation (main.js), naming the KB when there is one. */
+export function screenTitle(title, kb) {
+  const props = { id: "screen-title", tabindex: "-1" };
+  if (kb === undefined) return h("h2", props, title);
+  return h("h2", props, `${title}: `, h("span", { class: "kb-name" }, kb));
+}
+
 const STOPWORDS = new Set(
   (
     "a an and are as at be by did do does for from has have how in is it its of on or the to " +

@@ -11,7 +11,7 @@ import {
   storedKey,
   useKey,
 } from "./api.js";
-import { errorBox, h, replace } from "./dom.js";
+import { errorBox, h, replace, screenTitle } from "./dom.js";
 import * as ask from "./views/ask.js";
 import * as ingest from "./views/ingest.js";
 import * as kbs from "./views/kbs.js";
@@ -185,7 +185,7 @@ function signIn(reason) {
   const form = h(
     "form",
     { class: "card signin", "aria-labelledby": "screen-title" },
-    h("h2", { id: "screen-title", tabindex: "-1" }, "Sign in"),
+    screenTitle("Sign in"),
     h(
       "p",
       {},

@@ -2,7 +2,17 @@
 // says so. Analyst mode sends a JSON schema and shows the validated object it got back.
 
 import { request, kbPath } from "../api.js";
-import { errorBox, field, fmtPage, h, highlighted, replace, select, statusLine } from "../dom.js";
+import {
+  errorBox,
+  field,
+  fmtPage,
+  h,
+  highlighted,
+  replace,
+  screenTitle,
+  select,
+  statusLine,
+} from "../dom.js";
 import { partialString } from "../partial.js";
 import { readEvents } from "../sse.js";
 
@@ -16,7 +26,7 @@ const ABSTAINED = {
 
 export function render(root, ctx) {
   if (!ctx.kb) {
-    replace(root, h("h2", { id: "screen-title", tabindex: "-1" }, title), ctx.noKb());
+    replace(root, screenTitle(title), ctx.noKb());
     return;
   }
   const question = h("textarea", {
@@ -124,12 +134,7 @@ export function render(root, ctx) {
   });
   replace(
     root,
-    h(
-      "h2",
-      { id: "screen-title", tabindex: "-1" },
-      `${title}: `,
-      h("span", { class: "kb-name" }, ctx.kb),
-    ),
+    screenTitle(title, ctx.kb),
     form,
     output,
   );

@@ -2,7 +2,17 @@
 // job, and the KB's documents with delete.
 
 import { call, kbPath, request } from "../api.js";
-import { confirmAction, errorBox, field, fmtTime, h, replace, statusLine, table } from "../dom.js";
+import {
+  confirmAction,
+  errorBox,
+  field,
+  fmtTime,
+  h,
+  replace,
+  screenTitle,
+  statusLine,
+  table,
+} from "../dom.js";
 
 export const title = "Ingestion";
 const FINAL = new Set(["succeeded", "failed", "cancelled"]);
@@ -14,7 +24,7 @@ const PAGE = 50;
 
 export async function render(root, ctx) {
   if (!ctx.kb) {
-    replace(root, h("h2", { id: "screen-title", tabindex: "-1" }, title), ctx.noKb());
+    replace(root, screenTitle(title), ctx.noKb());
     return;
   }
   const jobsArea = h("div", { class: "jobs" }, statusLine("Loading jobs…"));
@@ -33,12 +43,7 @@ export async function render(root, ctx) {
   ctx.signal.addEventListener("abort", () => clearTimeout(view.timer));
   replace(
     root,
-    h(
-      "h2",
-      { id: "screen-title", tabindex: "-1" },
-      `${title}: `,
-      h("span", { class: "kb-name" }, ctx.kb),
-    ),
+    screenTitle(title, ctx.kb),
     uploader(view),
     h(
       "section",

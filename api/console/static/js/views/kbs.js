@@ -8,6 +8,7 @@ import {
   fmtTime,
   h,
   replace,
+  screenTitle,
   select,
   statusLine,
   table,
@@ -20,7 +21,7 @@ export async function render(root, ctx) {
   const form = createForm(ctx);
   replace(
     root,
-    h("h2", { id: "screen-title", tabindex: "-1" }, title),
+    screenTitle(title),
     h(
       "section",
       { "aria-labelledby": "kb-list-title" },

@@ -8,6 +8,7 @@ import {
   fmtTime,
   h,
   replace,
+  screenTitle,
   select,
   statusLine,
   table,
@@ -19,7 +20,7 @@ export async function render(root, ctx) {
   const listArea = h("div", {}, statusLine("Loading keys…"));
   replace(
     root,
-    h("h2", { id: "screen-title", tabindex: "-1" }, title),
+    screenTitle(title),
     createForm(ctx, listArea),
     h(
       "section",

@@ -10,6 +10,7 @@ import {
   h,
   highlighted,
   replace,
+  screenTitle,
   select,
   statusLine,
 } from "../dom.js";
@@ -19,7 +20,7 @@ export const title = "Search";
 
 export function render(root, ctx) {
   if (!ctx.kb) {
-    replace(root, h("h2", { id: "screen-title", tabindex: "-1" }, title), ctx.noKb());
+    replace(root, screenTitle(title), ctx.noKb());
     return;
   }
   const query = h("input", {
@@ -113,12 +114,7 @@ export function render(root, ctx) {
   });
   replace(
     root,
-    h(
-      "h2",
-      { id: "screen-title", tabindex: "-1" },
-      `${title}: `,
-      h("span", { class: "kb-name" }, ctx.kb),
-    ),
+    screenTitle(title, ctx.kb),
     form,
     results,
   );
