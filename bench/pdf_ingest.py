@@ -34,7 +34,7 @@ from bench.machine import load_average, machine_info
 from bench.paths import cache_dir, require_data
 from bench.report import Report, Table
 from bench.timed import TimedEmbedder, TimedStore
-from indexer.ingest import Ingestor
+from indexer.ingest import Ingestor, Unobserved
 from indexer.loaders import FileParsed, ParsePool, load_file
 from indexer.settings import parse_settings
 from rag.config import Settings
@@ -59,7 +59,7 @@ class Run:
     total: float
 
 
-class ChunkClock:
+class ChunkClock(Unobserved):
     """An IngestObserver that adds up the hashing and chunking time the ingestor reports."""
 
     def __init__(self) -> None:
@@ -67,18 +67,6 @@ class ChunkClock:
 
     def parsed(self, docs: int, seconds: float) -> None:
         self.seconds += seconds
-
-    def chunked(self, docs: int, chunks: int) -> None:
-        pass
-
-    def embedded(self, chunks: int, seconds: float) -> None:
-        pass
-
-    def indexed(self, chunks: int, seconds: float) -> None:
-        pass
-
-    def cancelled(self) -> bool:
-        return False
 
 
 def write_subset(folder: Path, names: list[str], pages: int) -> Path:

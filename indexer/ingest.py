@@ -85,8 +85,8 @@ class IngestObserver(Protocol):
         ...
 
 
-class _Unobserved:
-    """The observer of a run nobody watches: no reports, never cancelled."""
+class Unobserved:
+    """The observer of a run nobody watches (no reports, never cancelled); a base for others."""
 
     def parsed(self, docs: int, seconds: float) -> None:
         pass
@@ -248,7 +248,7 @@ class Ingestor:
         when the observer asks to stop (see the module docstring).
         """
         console = ConsoleProgress() if progress and observer is None else None
-        watch = observer or console or _Unobserved()
+        watch = observer or console or Unobserved()
         started = time.monotonic()
         result = IngestResult()
         run = _Run(self, watch, result)
