@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from rag.generation.packaged_model import PACKAGED_NAME, packaged_model_dir
 # folder on sys.path only while it collects there, so name it explicitly.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from browsing import LAPTOP, SAMPLES, Page, Server
-from serving import RAG, serving
+from serving import admin_key, serving
 
 CHROMIUM = os.environ.get("RAG_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 # The network is closed: nothing in the browser may try to reach out, and no GPU exists.
@@ -159,13 +158,6 @@ def keyed_server(
     """`rag serve` with keys, and an admin key of tenant acme made by `rag keys create`."""
     root = tmp_path_factory.mktemp("console-keyed")
     env = _environment(request, root)
-    created = subprocess.run(
-        [RAG, "keys", "create", "--tenant", "acme", "--scope", "admin", "--name", "ops", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    key = json.loads(created.stdout)["key"]
+    key = admin_key(env, "acme", "--name", "ops")
     with serving(env, root / "serve.log", extra=(), ready="/healthz", timeout=240) as (_, base):
         yield Server(base, key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -79,3 +80,15 @@ def fresh_database(url: str, prefix: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def admin_key(env: dict[str, str], tenant: str = "acme", *extra: str) -> str:
+    """A new admin key of `tenant`, made by `rag keys create` as an operator would."""
+    created = subprocess.run(
+        [RAG, "keys", "create", "--tenant", tenant, "--scope", "admin", *extra, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return str(json.loads(created.stdout)["key"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from openai import OpenAI
-from serving import RAG, serving
+from serving import admin_key, serving
 
 from api.client import RagClient
 from rag.generation.packaged_model import PACKAGED_NAME, packaged_model_dir
@@ -69,14 +68,7 @@ def server(
         "RAG_GENERATOR_PROFILES": json.dumps(_profiles()),
         "HF_HUB_OFFLINE": "1",
     }
-    created = subprocess.run(
-        [RAG, "keys", "create", "--tenant", "acme", "--scope", "admin", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    key = json.loads(created.stdout)["key"]
+    key = admin_key(env)
     log = root / "serve.log"
     # The packaged generator warms up before /readyz says ready: allow for a cold machine.
     with serving(env, log, extra=(), ready="/readyz", timeout=240) as (_, base):

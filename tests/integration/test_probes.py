@@ -15,7 +15,6 @@ import json
 import os
 import socket
 import stat
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
-from serving import RAG, serving
+from serving import admin_key, serving
 
 DEAD = "http://127.0.0.1:1"
 # Nothing of the server's insides belongs in a body. The data directory is added per run.
@@ -56,14 +55,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "RAG_API_AUTH_FAILURES_PER_MINUTE": "5",
         "HF_HUB_OFFLINE": "1",
     }
-    created = subprocess.run(
-        [RAG, "keys", "create", "--tenant", "acme", "--scope", "admin", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    key = json.loads(created.stdout)["key"]
+    key = admin_key(env)
     # An Elasticsearch KB registered while its server answered, which has since gone away.
     (data / "kbs" / "acme__esold").mkdir(parents=True)
     config = {

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
-from serving import RAG, fresh_database, serving
+from serving import RAG, admin_key, fresh_database, serving
 from sqlalchemy import create_engine, select
 
 from controlplane.schema import jobs
@@ -112,15 +112,7 @@ def topology(
             "RAG_DEFAULT_PROFILE": next(iter(profiles)),
         }
         subprocess.run([RAG, "db", "upgrade"], env=env, check=True, capture_output=True)
-        keys = [
-            json.loads(
-                subprocess.run(
-                    [RAG, "keys", "create", "--tenant", "acme", "--scope", "admin", "--json"],
-                    env=env, capture_output=True, text=True, check=True,
-                ).stdout
-            )["key"]
-            for _ in range(2)
-        ]  # fmt: skip
+        keys = [admin_key(env) for _ in range(2)]
         logs = root / "logs"
         logs.mkdir()
         workers = []
