@@ -1,14 +1,14 @@
 """Embeds the fine-grained corpus (bench.fine_corpus) once and caches the vectors as .npy.
 
-Run `python -m bench.embed_cache` under nohup: on 2 otherwise idle CPU cores it takes well over
-an hour, several on a busy machine (the time it took is printed and kept in meta.json). It embeds
-`embedding_text(title, text)` of every piece with the project's packaged MiniLM embedder, in
-shards of 4,096 pieces saved as they finish, so a killed run resumes where it stopped. The
-reported time is the sum of the shard encode times (pure embedding, resumes included).
-Everything lives under `<cache>/fine/<fingerprint>/`, the fingerprint being a hash of the piece
-ids and texts, so a change to the corpus or windows never reuses stale vectors. The SciFact
-claims (the queries) are embedded first. Until every shard is done, benchmarks can run with
-`--partial` on the leading pieces embedded so far (whole SciFact abstracts come first).
+Run `python -m bench.embed_cache` under nohup: on 2 otherwise idle CPU cores it takes about an
+hour (ONNX Runtime int8), hours on a busy machine (the time it took is printed and kept in
+meta.json). It embeds `embedding_text(title, text)` of every piece with the project's packaged
+MiniLM embedder, in shards of 4,096 pieces saved as they finish, so a killed run resumes where
+it stopped. The reported time is the sum of the shard encode times (pure embedding, resumes
+included). Everything lives under `<cache>/fine/<fingerprint>/`, the fingerprint being a hash of
+the piece ids and texts, so a change to the corpus or windows never reuses stale vectors. The
+SciFact claims (the queries) are embedded first. Until every shard is done, benchmarks can run
+with `--partial` on the leading pieces embedded so far (whole SciFact abstracts come first).
 A file named PAUSE in that folder holds the job between shards, so other benchmarks can time
 on an otherwise idle CPU without the pause counting as embedding time.
 """
@@ -29,10 +29,16 @@ import numpy.typing as npt
 from bench.fine_corpus import Piece, fine_pieces, scifact_queries
 from bench.machine import machine_info
 from bench.paths import cache_dir
-from rag.embedding import load_embedder
+from rag.embedding import Embedder, load_embedder
 from rag.embedding.base import embedding_text
+from rag.embedding.variants import EmbedRuntime
 
 SHARD = 4096
+# int8 ONNX embeds the 222k pieces in about half the time of float32 (docs/benchmarks.md,
+# embedding runtimes). The benchmarks on this cache compare indexes with exact search over the
+# same vectors, so what they need is a real embedding distribution, which int8 keeps (cosine
+# >= 0.97 against float32, mean 0.995); the runtime is part of the cache folder's name.
+RUNTIME: EmbedRuntime = "onnx-int8"
 F32 = npt.NDArray[np.float32]
 
 
@@ -57,7 +63,7 @@ def fingerprint(pieces: list[Piece]) -> str:
 
 
 def _folder(pieces: list[Piece]) -> Path:
-    return cache_dir("fine", fingerprint(pieces))
+    return cache_dir("fine", f"{fingerprint(pieces)}-{RUNTIME}")
 
 
 def load_fine(partial: bool = False) -> FineSet:
@@ -97,7 +103,7 @@ def _queries(folder: Path, batch_size: int = 64) -> tuple[list[str], list[str], 
     """(ids, texts, vectors) of the SciFact queries, embedded and cached on first use."""
     if not (folder / "query_vectors.npy").exists():
         queries = scifact_queries()
-        embedder = load_embedder(batch_size=batch_size)
+        embedder = _embedder(batch_size)
         t0 = time.perf_counter()
         vectors = embedder.embed([text for _, text in queries])
         record = {"queries": len(queries), "seconds": round(time.perf_counter() - t0, 2)}
@@ -107,6 +113,10 @@ def _queries(folder: Path, batch_size: int = 64) -> tuple[list[str], list[str], 
         np.save(folder / "query_vectors.npy", vectors)  # last: its presence means complete
     qs = [json.loads(line) for line in (folder / "queries.jsonl").read_text().splitlines()]
     return [q["id"] for q in qs], [q["text"] for q in qs], np.load(folder / "query_vectors.npy")
+
+
+def _embedder(batch_size: int) -> Embedder:
+    return load_embedder(batch_size=batch_size, runtime=RUNTIME, cache_dir=cache_dir("onnx"))
 
 
 def _wait_while_paused(folder: Path) -> None:
@@ -127,7 +137,7 @@ def build(batch_size: int) -> Path:
     _queries(folder, batch_size)
     shards = folder / "shards"
     shards.mkdir(exist_ok=True)
-    embedder = load_embedder(batch_size=batch_size)
+    embedder = _embedder(batch_size)
     for n, start in enumerate(range(0, len(pieces), SHARD)):
         if (shards / f"{n:05d}.json").exists():  # written after its vectors: complete
             continue
@@ -148,6 +158,7 @@ def build(batch_size: int) -> Path:
         "pieces": len(pieces),
         "documents": len({p.doc_id for p in pieces}),
         "embedder": embedder.name,
+        "runtime": RUNTIME,
         "dim": embedder.dim,
         "batch_size": batch_size,
         "embed_seconds": round(seconds, 1),

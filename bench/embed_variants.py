@@ -1,10 +1,11 @@
 """Embedding runtimes side by side: torch float32, ONNX Runtime float32, ONNX Runtime int8.
 
-One run, one pool of SciFact texts, every runtime timed on the same batches in turn (batch 1 by
-runtime A, then B, then C, then batch 2...), so load from other jobs on a shared machine falls on
-all three alike. Reports raw encode throughput (texts/s), the cosine of each runtime's vectors
-against torch's, and dense nDCG@10 on SciFact test: every abstract (title + text) embedded whole
-as one vector, every claim ranked against the pool by exact inner product.
+One run, one pool of SciFact texts, every runtime timed on the whole pool in turn, for a few
+rounds with the order rotated, so load from other jobs on a shared machine falls on all three
+alike; each runtime's time is its median round. Reports raw encode throughput (texts/s), the
+cosine of each runtime's vectors against torch's, and dense nDCG@10 on SciFact test: every
+abstract (title + text) embedded whole as one vector, every claim ranked against the pool by
+exact inner product.
 
 The full corpus (5,183 abstracts) costs about 15 minutes of torch alone on a free core, so by
 default the pool is every abstract judged relevant to a test claim plus a seeded random sample of
@@ -52,19 +53,25 @@ def pool(folder: Path, size: int) -> tuple[list[str], list[str]]:
     return chosen, [docs[d] for d in chosen]
 
 
-def interleaved(
-    models: dict[EmbedRuntime, Embedder], texts: list[str], batch: int
+def in_rounds(
+    models: dict[EmbedRuntime, Embedder], texts: list[str], rounds: int
 ) -> tuple[dict[EmbedRuntime, Vectors], dict[EmbedRuntime, float]]:
-    """Every model's vectors for `texts` and its total encode seconds, batches taken in turn."""
-    parts: dict[EmbedRuntime, list[Vectors]] = {r: [] for r in models}
-    seconds = dict.fromkeys(models, 0.0)
-    for start in range(0, len(texts), batch):
-        chunk = texts[start : start + batch]
-        for runtime, model in models.items():
+    """Every model's vectors for `texts` and its median seconds for the whole list.
+
+    Each round, each runtime embeds the whole list in turn, starting with a different runtime
+    each round. Not batch by batch: a thread pool spins for a while after its work, so a runtime
+    timed right after torch shares the cores with torch's idle OpenMP threads (ONNX Runtime
+    float32 lost 15% on claims that way).
+    """
+    vectors: dict[EmbedRuntime, Vectors] = {}
+    seconds: dict[EmbedRuntime, list[float]] = {r: [] for r in models}
+    order = list(models)
+    for round_no in range(rounds):
+        for runtime in order[round_no % len(order) :] + order[: round_no % len(order)]:
             t0 = time.perf_counter()
-            parts[runtime].append(model.embed(chunk))
-            seconds[runtime] += time.perf_counter() - t0
-    return {r: np.concatenate(v) for r, v in parts.items()}, seconds
+            vectors[runtime] = models[runtime].embed(texts)
+            seconds[runtime].append(time.perf_counter() - t0)
+    return vectors, {r: float(np.median(s)) for r, s in seconds.items()}
 
 
 def ndcg10(
@@ -90,6 +97,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=1000, help="pool size; 0 = full corpus")
     parser.add_argument("--batch", type=int, default=32, help="texts per embed call")
+    parser.add_argument("--rounds", type=int, default=3, help="timed passes per runtime")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     args = parser.parse_args()
 
@@ -105,8 +113,8 @@ def main() -> None:
     }
     for model in models.values():
         model.embed(texts[: args.batch])  # untimed warm-up
-    doc_vecs, doc_s = interleaved(models, texts, args.batch)
-    query_vecs, query_s = interleaved(models, claims, args.batch)
+    doc_vecs, doc_s = in_rounds(models, texts, args.rounds)
+    query_vecs, query_s = in_rounds(models, claims, args.rounds)
 
     judged = len({d for rel in data.qrels.values() for d in rel})
     report = Report(
@@ -116,6 +124,7 @@ def main() -> None:
             "pool": f"{len(texts)} SciFact abstracts ({judged} judged + a seeded sample)",
             "queries": f"{len(claims)} SciFact test claims",
             "batch": args.batch,
+            "timing": f"median of {args.rounds} rounds, each runtime in turn",
         },
     )
     table = Table(
