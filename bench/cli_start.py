@@ -65,7 +65,7 @@ def variants(before: Path | None, runtime: str) -> list[Variant]:
     if not (before / "cli" / "__main__.py").is_file():
         sys.exit(f"--before {before}: no cli/__main__.py there (extract a checkout's packages)")
     return [
-        Variant(f"before ({before})", {"RAG_EMBED_RUNTIME": runtime}, before),
+        Variant("before", {"RAG_EMBED_RUNTIME": runtime}, before),
         Variant("this checkout", {"RAG_EMBED_RUNTIME": runtime}),
     ]
 
@@ -99,7 +99,9 @@ def main() -> None:
         for v in rows:
             seconds[v.label].append(_rag({**env, **v.env}, *command, code=v.code))
 
-    params = {"command": " ".join(command), "calls": args.calls}
+    params: dict[str, object] = {"command": " ".join(command), "calls": args.calls}
+    if args.before:
+        params |= {"before": str(args.before), "runtime": args.runtime}
     report = Report(f"Cold `rag {args.command}` on the sample KB", machine_info(), params)
     table = Table(
         "Wall seconds per call (fresh interpreter each)",
