@@ -22,7 +22,7 @@ from typing import Protocol
 from pydantic import BaseModel, Field, model_validator
 
 from rag.embedding.base import Embedder
-from rag.embedding.variants import EmbedRuntime
+from rag.embedding.variants import LEGACY_SPACE, EmbedRuntime
 from rag.errors import ConfigError, KBExistsError, KBNotFoundError
 from rag.files import private_dir, write_atomic
 from rag.retrieval import FusionKind, Retriever
@@ -45,6 +45,9 @@ class KBConfig(BaseModel):
     embedder: str
     # The runtime that computed the vectors; KBs from before runtimes were recorded used torch.
     embed_runtime: EmbedRuntime = "torch"
+    # The vector space of those vectors (rag/embedding/variants.py); None in KBs made before it
+    # was recorded, whose space follows from their runtime (`space`).
+    vector_space: str | None = None
     dim: int = Field(ge=1)
     domain: str = "general"
     # Hybrid search's fusion and its dense weight; a search request may ask for another.
@@ -66,6 +69,11 @@ class KBConfig(BaseModel):
                 f"({self.chunk_tokens})"
             )
         return self
+
+    @property
+    def space(self) -> str:
+        """The vector space the KB's vectors were computed in."""
+        return self.vector_space or LEGACY_SPACE[self.embed_runtime]
 
 
 @dataclass

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from rag.composition import configured_embedder, store_settings
 from rag.config import Settings
 from rag.embedding import Embedder
-from rag.embedding.variants import same_space
+from rag.embedding.variants import VECTOR_SPACE, EmbedRuntime
 from rag.errors import BackendUnavailableError, ConfigError, KBExistsError
 from rag.kb import KBConfig, KBRegistry, OpenKB, Registry
 from rag.retrieval import Fusion, FusionKind, Retriever
@@ -80,6 +80,7 @@ class Workspace:
                 ),
                 embedder=self.settings.embedder,
                 embed_runtime=self.settings.embed_runtime,
+                vector_space=VECTOR_SPACE[self.settings.embed_runtime],
                 dim=embedder.dim,
                 domain=domain,
                 tenant=tenant,
@@ -110,13 +111,8 @@ class Workspace:
                 f"(dim {config.dim}); the configured embedder is {self.settings.embedder!r} "
                 f"(dim {embedder.dim}). Set RAG_EMBEDDER to the KB's embedder or rebuild the KB."
             )
-        if not same_space(config.embed_runtime, self.settings.embed_runtime):
-            raise ConfigError(
-                f"knowledge base {name!r} was embedded by the {config.embed_runtime} runtime, "
-                f"whose vectors differ measurably from the configured "
-                f"{self.settings.embed_runtime!r} runtime's. Set "
-                f"RAG_EMBED_RUNTIME={config.embed_runtime} or rebuild the KB."
-            )
+        if config.space != VECTOR_SPACE[self.settings.embed_runtime]:
+            raise ConfigError(_other_space(config, self.settings.embed_runtime))
         folder = self.registry.path(name)
         store = open_store(config, folder, self.stores)
         fusion = Fusion(config.fusion, config.fusion_weight)
@@ -157,3 +153,19 @@ def _reasons(exc: ValidationError) -> str:
         field = ".".join(str(p) for p in error["loc"])
         parts.append(f"{field}: {message}" if field else message)
     return "invalid knowledge base options: " + "; ".join(parts)
+
+
+def _other_space(config: KBConfig, runtime: EmbedRuntime) -> str:
+    """Why a KB's vectors cannot be searched with the configured runtime's, and what to do."""
+    if config.space != VECTOR_SPACE[config.embed_runtime]:
+        # Same runtime name, older export: only a rebuild gives vectors this version computes.
+        return (
+            f"knowledge base {config.name!r} was embedded by an earlier export of the "
+            f"{config.embed_runtime} runtime, whose vectors differ measurably from today's; "
+            "rebuild the KB to search it."
+        )
+    return (
+        f"knowledge base {config.name!r} was embedded by the {config.embed_runtime} runtime, "
+        f"whose vectors differ measurably from the configured {runtime!r} runtime's. Set "
+        f"RAG_EMBED_RUNTIME={config.embed_runtime} or rebuild the KB."
+    )

@@ -137,3 +137,27 @@ def test_a_kb_from_before_runtimes_were_recorded_is_torch(settings: Settings) ->
         json.dumps({"name": "old", "embedder": settings.embedder, "dim": 384})
     )
     assert Workspace(settings).registry.get("old").embed_runtime == "torch"
+
+
+def test_an_int8_kb_of_the_first_export_is_refused_with_a_rebuild_hint(
+    settings: Settings, onnx_int8: Embedder
+) -> None:
+    # int8 vectors of the first (dynamo) export differ from today's by cosine down to 0.995.
+    folder = settings.kb_root / "early"
+    folder.mkdir(parents=True)
+    (folder / "kb.json").write_text(
+        json.dumps(
+            {
+                "name": "early",
+                "embedder": settings.embedder,
+                "dim": 384,
+                "embed_runtime": "onnx-int8",
+            }
+        )
+    )
+    int8_ws = Workspace(settings.model_copy(update={"embed_runtime": "onnx-int8"}))
+    assert int8_ws.registry.get("early").space == "int8"
+    with pytest.raises(ConfigError, match=r"earlier export .* rebuild the KB"):
+        int8_ws.open("early")
+    assert int8_ws.create("today").vector_space == "int8-x2"
+    int8_ws.open("today").close()
