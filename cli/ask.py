@@ -16,8 +16,9 @@ from rag.errors import InvalidInputError
 from rag.types import FusionKind, SearchMode
 from rag.workspace import OpenKB
 
-# The answer path imports torch and xgrammar (seconds); every other command would pay for
-# them at start-up, so they are imported when a question is actually asked.
+# The answer path imports jsonschema and the generator backends (a tenth of a second; xgrammar
+# and torch only for a schema or a local model); other commands would pay for them at start-up,
+# so they are imported when a question is actually asked.
 if TYPE_CHECKING:
     from rag.answer import Answer, AnswerRequest
 

@@ -88,8 +88,8 @@ def router_settings(settings: Settings, cache_dir: Path | None = None) -> Router
 
 def answer_settings(settings: Settings) -> AnswerSettings:
     """Passages per question and the relevance threshold of the answer path."""
-    # Imported here: importing rag.answer loads xgrammar and torch (seconds), which commands
-    # that never answer (and the workspace, which imports this module) must not pay for.
+    # Imported here: importing rag.answer loads jsonschema and the generator backends, which
+    # commands that never answer (and the workspace, which imports this module) need not pay for.
     from rag.answer.settings import AnswerSettings
 
     return AnswerSettings(

@@ -12,11 +12,14 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
-
-import xgrammar as xgr
+from typing import TYPE_CHECKING, Any
 
 from rag.generation.base import JSONSchema
+
+# xgrammar imports torch and transformers (seconds): imported by the cache that compiles, so
+# schema.py can share the compile options below without paying for it.
+if TYPE_CHECKING:
+    import xgrammar as xgr
 
 # Passed verbatim to xgrammar; schema.py checks user schemas with the same options.
 JSON_GRAMMAR_OPTIONS: dict[str, Any] = {
@@ -77,6 +80,8 @@ class GrammarCache:
     ) -> None:
         if maxsize < 1:
             raise ValueError("maxsize must be at least 1")
+        import xgrammar as xgr
+
         # xgrammar's own cache is unbounded by count; ours is the one LRU, keyed by schema.
         self._compiler = xgr.GrammarCompiler(
             tokenizer_info, max_threads=threads, cache_enabled=False

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from rag.errors import ConfigError
 from rag.generation.base import Generator
-from rag.generation.local import LocalGenerator
 from rag.generation.profiles import BackendKind, GeneratorProfile, RouterSettings
 from rag.generation.vllm import VLLMGenerator
 
@@ -24,6 +23,10 @@ Build = Callable[[GeneratorProfile, Path], Generator]
 
 
 def _build_local(profile: GeneratorProfile, cache_dir: Path) -> Generator:
+    # Imported here: the local backend imports xgrammar, which imports torch and transformers
+    # (seconds); a router whose profiles quote or call vLLM (`rag ask` by default) never pays.
+    from rag.generation.local import LocalGenerator
+
     return LocalGenerator(
         profile.model, cache_dir, max_context=profile.context_window, threads=profile.threads
     )
@@ -140,10 +143,15 @@ class GeneratorRouter:
         with self._lock:
             built, self._generators = list(self._generators.values()), {}
         for generator in built:
+            if isinstance(generator, VLLMGenerator):
+                await generator.aclose()
+                continue
+            # Imported only past a generator of another backend: a router that built none
+            # (the extractive default) or only vLLM clients closes without xgrammar and torch.
+            from rag.generation.local import LocalGenerator
+
             if isinstance(generator, LocalGenerator):
                 await asyncio.to_thread(generator.close)  # waits for queued decodes
-            elif isinstance(generator, VLLMGenerator):
-                await generator.aclose()
 
     def _known(self, name: str, what: str) -> str:
         if name not in self._profiles:

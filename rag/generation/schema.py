@@ -23,7 +23,6 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import xgrammar as xgr
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
@@ -122,6 +121,12 @@ def check_user_schema(schema: Any) -> None:
         raise InvalidInputError(f"invalid JSON schema: {exc.message}") from exc
     except RecursionError as exc:
         raise InvalidInputError("the schema nests too deeply") from exc
+    # Imported here, its one use in this module: xgrammar imports torch and transformers
+    # (seconds). Only a caller's own schema is compiled here, as before; the answer schema
+    # the answer path builds itself (`default_answer_schema`) never came through this check
+    # (tests/unit/test_schema.py compiles it), so a question without a schema loses no check.
+    import xgrammar as xgr
+
     try:
         xgr.Grammar.from_json_schema(json.dumps(schema), **JSON_GRAMMAR_OPTIONS)
     except RuntimeError as exc:

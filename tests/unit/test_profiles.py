@@ -146,6 +146,18 @@ def test_backends_are_built_from_their_profiles_without_io(tmp_path: Path) -> No
     local.close()
 
 
+def test_closing_the_router_closes_the_local_generators_it_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The router imports the local backend lazily (it imports xgrammar and torch), in aclose too.
+    closed: list[LocalGenerator] = []
+    monkeypatch.setattr(LocalGenerator, "close", lambda self: closed.append(self))
+    r = GeneratorRouter(PROFILES, "local", {}, tmp_path)
+    local, _ = r.generator("local"), r.generator("gpu")
+    asyncio.run(r.aclose())
+    assert closed == [local]
+
+
 def test_profile_validation() -> None:
     with pytest.raises(ValidationError, match="needs an endpoint"):
         GeneratorProfile(backend="vllm", model="m")
