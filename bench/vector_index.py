@@ -124,8 +124,9 @@ def real_set(limit: int, partial: bool) -> tuple[str, str, F32, F32]:
     from bench.embed_cache import fingerprint, load_fine
 
     fine = load_fine(partial)
-    key = f"real-{fingerprint(fine.pieces)}-{len(fine.pieces)}"
-    label = f"real (fine corpus, {fine.meta['embedder']})"
+    runtime = fine.meta.get("runtime", "torch")  # caches from before it was recorded: torch
+    key = f"real-{fingerprint(fine.pieces)}-{len(fine.pieces)}-{runtime}"
+    label = f"real (fine corpus, {fine.meta['embedder']}, {runtime})"
     return label, key, fine.vectors, fine.query_vectors[:limit]
 
 
