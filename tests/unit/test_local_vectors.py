@@ -192,3 +192,29 @@ def test_empty_index_searches_to_nothing(settings: VectorIndexSettings) -> None:
     scores, ids = index.search(np.ones(DIM, dtype=np.float32), 5)
     assert len(scores) == len(ids) == 0
     assert index.max_id() == 0
+
+
+def test_a_search_runs_on_one_openmp_thread_and_leaves_the_setting_as_it_was(
+    settings: VectorIndexSettings, data: tuple[Ids, Vectors], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import faiss
+
+    index = VectorIndex.empty("flat", DIM, settings)
+    ids, vectors = data
+    index.add(ids, vectors)
+    seen: list[int] = []
+    search = faiss.IndexIDMap2.search
+
+    def recording(self: faiss.Index, *args: object, **kwargs: object) -> object:
+        seen.append(faiss.omp_get_max_threads())
+        return search(self, *args, **kwargs)
+
+    monkeypatch.setattr(faiss.IndexIDMap2, "search", recording)
+    original = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(2)
+    try:
+        assert top1(index, vectors[5]) == 1005
+        assert seen == [1]  # one query: OpenMP helpers would only wait (vectors.py)
+        assert faiss.omp_get_max_threads() == 2  # builds on this thread keep their threads
+    finally:
+        faiss.omp_set_num_threads(original)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -174,11 +176,12 @@ class VectorIndex:
         # `sel` must outlive the search: the parameters hold a raw pointer to it.
         sel = faiss.IDSelectorBatch(allowed) if allowed is not None else self._live_selector()
         params = self._params(sel, k)
-        scores, ids = self._index.search(
-            np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dim),
-            min(k, self.size),
-            params=params,
-        )
+        with _one_openmp_thread():
+            scores, ids = self._index.search(
+                np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dim),
+                min(k, self.size),
+                params=params,
+            )
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep].astype(np.int64, copy=False)
 
@@ -238,3 +241,21 @@ class VectorIndex:
             params = faiss.SearchParameters()
         params.sel = sel
         return params
+
+
+@contextmanager
+def _one_openmp_thread() -> Iterator[None]:
+    """Run this thread's FAISS calls in the block without OpenMP helpers.
+
+    FAISS splits a search across queries, and a search here is one query: the helpers only wait
+    at the region's barrier. Each calling thread also gets a team of its own, so 32 concurrent
+    searches put 64 threads on 2 cores. Measured on a 655-chunk KB with another job busy: a dense
+    search took 0.2-0.25 ms on one thread and 0.5-6 ms on two (docs/benchmarks.md, concurrent
+    reads). libgomp keeps this setting per thread, so other threads (index builds) keep theirs.
+    """
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
