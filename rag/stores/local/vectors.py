@@ -249,9 +249,9 @@ def _one_openmp_thread() -> Iterator[None]:
 
     FAISS splits a search across queries, and a search here is one query: the helpers only wait
     at the region's barrier. Each calling thread also gets a team of its own, so 32 concurrent
-    searches put 64 threads on 2 cores. Measured on a 655-chunk KB with another job busy: a dense
-    search took 0.2-0.25 ms on one thread and 0.5-6 ms on two (docs/benchmarks.md, concurrent
-    reads). libgomp keeps this setting per thread, so other threads (index builds) keep theirs.
+    searches put 64 threads on 2 cores. With an ingest embedding beside them, one thread's hybrid
+    store searches went from 143 to 326 per second (bench/store_reads.py, docs/benchmarks.md).
+    libgomp keeps this setting per thread, so other threads (index builds) keep theirs.
     """
     before = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
