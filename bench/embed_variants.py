@@ -61,7 +61,7 @@ def in_rounds(
     Each round, each runtime embeds the whole list in turn, starting with a different runtime
     each round. Not batch by batch: a thread pool spins for a while after its work, so a runtime
     timed right after torch shares the cores with torch's idle OpenMP threads (ONNX Runtime
-    float32 lost 15% on claims that way).
+    float32 ran 245 claims/s timed that way, 347 timed this way, in two idle runs).
     """
     vectors: dict[EmbedRuntime, Vectors] = {}
     seconds: dict[EmbedRuntime, list[float]] = {r: [] for r in models}
