@@ -12,7 +12,7 @@ Every graph embeds the same SciFact abstracts in batches of `--batch` (tokenised
 model's tokenizer), whole passes in turn for `--rounds` rounds with the order rotated; the time
 is each graph's median pass. Cosines are against sentence-transformers on torch.
 
-    .venv/bin/python -m bench.onnx_exports --texts 128
+    .venv/bin/python -m bench.onnx_exports --texts 128 --profile
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import logging
 import math
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,33 +36,10 @@ from bench.paths import cache_dir, require_data
 from bench.report import Report, Table
 from rag.embedding import load_embedder
 from rag.embedding.base import embedding_text
-from rag.embedding.onnx_export import INPUTS, OUTPUT, onnx_model, quantize_int8
+from rag.embedding.onnx_export import INPUTS, OUTPUT, mean_pooled, onnx_model, quantize_int8
 from rag.embedding.sentence import packaged_model_dir
 
 Feeds = dict[str, Any]
-
-
-def _pooled(bert: Any, prepared_mask: bool) -> Any:
-    """BertModel -> masked mean -> L2 norm; with `prepared_mask`, BERT gets an additive mask."""
-    import torch
-
-    class Pooled(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.bert = bert
-
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            mask = attention_mask
-            if prepared_mask:
-                mask = (1.0 - attention_mask[:, None, None, :].to(torch.float32)) * -10000.0
-            hidden = self.bert(
-                input_ids=input_ids, attention_mask=mask, token_type_ids=token_type_ids
-            ).last_hidden_state
-            keep = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * keep).sum(1) / keep.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, p=2.0, dim=1)
-
-    return Pooled().eval()
 
 
 def export_dynamo(model_dir: Path, path: Path) -> None:
@@ -73,7 +51,7 @@ def export_dynamo(model_dir: Path, path: Path) -> None:
     example = tuple(torch.ones(2, 16, dtype=torch.long) for _ in INPUTS)
     batch, seq = torch.export.Dim("batch"), torch.export.Dim("seq", max=512)
     program = torch.onnx.export(
-        _pooled(bert, prepared_mask=False),
+        mean_pooled(bert, mask_fill=None),
         example,
         dynamo=True,
         opset_version=18,
@@ -115,7 +93,7 @@ def export_classic_fused(model_dir: Path, path: Path) -> None:
     raw = path.with_name("classic.raw.onnx")
     try:
         torch.onnx.export(
-            _pooled(bert, prepared_mask=True),
+            mean_pooled(bert, mask_fill=-10000.0),  # transformers 4's padding value
             tuple(torch.ones(2, 16, dtype=torch.long) for _ in INPUTS),
             str(raw),
             dynamo=False,
@@ -163,12 +141,37 @@ def _session(path: Path) -> Callable[[Feeds], Any]:
     return lambda feeds: session.run([OUTPUT], feeds)[0]
 
 
+def _op_table(name: str, path: Path, feeds: list[Feeds], folder: Path) -> Table:
+    """Share of one pass's kernel time per operator type, from ONNX Runtime's own profiler."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.enable_profiling = True
+    options.profile_file_prefix = str(folder / "profile")
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    for f in feeds:
+        session.run([OUTPUT], f)
+    trace = Path(session.end_profiling())
+    per_op: Counter[str] = Counter()
+    for event in json.loads(trace.read_text()):
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            per_op[event["args"]["op_name"]] += event["dur"]
+    trace.unlink()
+    total = sum(per_op.values())
+    table = Table(f"kernel time per operator type: {name}", ["operator", "share", "ms"])
+    for op, micros in per_op.most_common(6):
+        table.rows.append([op, f"{100 * micros / total:.1f}%", micros / 1000])
+    return table
+
+
 def main() -> None:
     """Export each way (cached), time every graph side by side, print speed and cosines."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=int, default=128, help="SciFact abstracts to embed")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", action="store_true", help="time per operator type too")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     args = parser.parse_args()
 
@@ -180,8 +183,8 @@ def main() -> None:
 
     logging.getLogger().setLevel(logging.ERROR)  # exporter and quantiser chatter
     warnings.simplefilter("ignore")
-    today = onnx_model(model_dir, cache_dir("onnx"), quantized=False)
-    graphs = {"torchscript, prepared mask (service)": today}
+    service = "torchscript, prepared mask (service)"
+    graphs = {service: onnx_model(model_dir, cache_dir("onnx"), quantized=False)}
     for name, export in (
         ("dynamo, sdpa (first export)", export_dynamo),
         ("classic attention, fused", export_classic_fused),
@@ -192,7 +195,9 @@ def main() -> None:
         graphs[name] = path
     for name, path in list(graphs.items()):
         int8 = path.with_name(path.stem + "-int8.onnx")
-        if not int8.exists():
+        if name == service:
+            int8 = onnx_model(model_dir, cache_dir("onnx"), quantized=True)
+        elif not int8.exists():
             # The fused graph's contrib ops defeat shape inference: say outputs are float.
             quantize_int8(path, int8, {"DefaultTensorType": onnx.TensorProto.FLOAT})
         graphs[f"{name}, int8"] = int8
@@ -233,6 +238,15 @@ def main() -> None:
             [name, len(texts) / median, base / median, float(cos.min()), float(cos.mean())]
         )
     report.tables.append(table)
+    first, today = vectors["dynamo, sdpa (first export), int8"], vectors[f"{service}, int8"]
+    between = np.sum(first * today, axis=1)
+    report.notes.append(
+        "int8 of the first export vs int8 of the service's: min cosine "
+        f"{between.min():.4f}, mean {between.mean():.4f} (why they are different vector spaces)"
+    )
+    if args.profile:
+        for name in (service, f"{service}, int8", "dynamo, sdpa (first export)"):
+            report.tables.append(_op_table(name, graphs[name], feeds, folder))
     fused = folder / "export_classic_fused.fused.json"
     if fused.exists():
         report.notes.append(f"fused operators in the classic graph: {fused.read_text()}")

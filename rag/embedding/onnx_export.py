@@ -7,13 +7,13 @@ only tokenises and runs it. optimum's exporter is not used: it pins transformers
 How the graph is traced decides its speed (docs/benchmarks.md, embedding runtimes):
 - transformers 5 builds the attention mask with code that TorchScript tracing bakes in wrongly
   (cosine 0.94-0.97 against torch), and the dynamo exporter turns its boolean mask and SDPA into
-  Where/IsNaN over every (batch, head, query, key) cell: 60% of ONNX Runtime's time on 256-token
-  abstracts, slower than torch itself.
+  Where/IsNaN over every (batch, head, query, key) cell: 38% of ONNX Runtime's kernel time on
+  256-token abstracts (`bench/onnx_exports.py --profile`), slower than torch itself.
 - So the exported module hands BERT a prepared additive mask of shape (batch, 1, 1, seq), which
   transformers passes through untouched, and eager attention (a MatMul, an Add, a Softmax). That
   graph traces faithfully with the TorchScript exporter (cosine >= 0.9999995 against torch on
   batches of 1 to 64, empty and over-length texts) and runs 1.7x the dynamo graph's speed on
-  abstracts, its int8 quantisation 2.1x the dynamo graph's int8 (bench/onnx_exports.py).
+  abstracts, its int8 quantisation 2x the dynamo graph's int8 (bench/onnx_exports.py).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ OPSET = 17
 # Part of the cache folder's name: a change to how the graph is exported must not reuse a file
 # exported the old way. 2: TorchScript with a prepared mask (1 was the dynamo export).
 EXPORT_SCHEME = 2
+FLOAT32_MIN = -3.4028234663852886e38  # torch.finfo(torch.float32).min, without importing torch
 FP32_FILE = "model.onnx"
 INT8_FILE = "model-int8.onnx"
 _STANDARD_MODULES = [
@@ -109,7 +110,7 @@ def _export(model_dir: Path, path: Path) -> None:
         # about this graph, whose faithfulness tests/unit/test_onnx_embedder.py checks.
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            _MeanPooled(bert),
+            mean_pooled(bert),
             example,
             str(tmp),
             dynamo=False,
@@ -159,8 +160,14 @@ def quantize_int8(fp32: Path, path: Path, extra_options: dict[str, Any] | None =
     replace_durably(tmp, path)
 
 
-def _MeanPooled(bert: Any) -> Any:
-    """BertModel -> mask-aware mean of token vectors -> L2 normalisation, as one module."""
+def mean_pooled(bert: Any, mask_fill: float | None = FLOAT32_MIN) -> Any:
+    """BertModel -> mask-aware mean of token vectors -> L2 normalisation, as one module.
+
+    With `mask_fill`, BERT gets an additive (batch, 1, 1, seq) mask: 0 where a token is,
+    `mask_fill` at padding. transformers uses a 4-D mask as given, so its mask builder is not
+    traced (module doc). With None, BERT gets the 2-D mask and builds its own, as the first
+    export did (bench/onnx_exports.py compares the two).
+    """
     import torch
 
     class MeanPooled(torch.nn.Module):
@@ -169,15 +176,14 @@ def _MeanPooled(bert: Any) -> Any:
             self.bert = bert
 
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            # Additive, (batch, 1, 1, seq): 0 where a token is, the dtype's minimum at padding.
-            # A 4-D mask is used as given, so transformers' mask builder is not traced.
-            keep = attention_mask[:, None, None, :].to(torch.float32)
-            additive = (1.0 - keep) * torch.finfo(torch.float32).min
+            mask = attention_mask
+            if mask_fill is not None:
+                mask = (1.0 - attention_mask[:, None, None, :].to(torch.float32)) * mask_fill
             hidden = self.bert(
-                input_ids=input_ids, attention_mask=additive, token_type_ids=token_type_ids
+                input_ids=input_ids, attention_mask=mask, token_type_ids=token_type_ids
             ).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            keep = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * keep).sum(1) / keep.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, p=2.0, dim=1)
 
     return MeanPooled().eval()
